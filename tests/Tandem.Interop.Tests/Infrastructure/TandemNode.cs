@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace Tandem.Interop.Tests.Infrastructure;
+
+/// <summary>
+/// A real `tandem serve` process on loopback with its own data directory, driven through its
+/// management API. Killed (and its data directory removed by the owning test) when disposed.
+/// </summary>
+public sealed class TandemNode : IAsyncDisposable
+{
+    public const string AdminPassword = "interop-admin-password";
+
+    private readonly StringBuilder _log = new();
+    private Process? _process;
+
+    public TandemNode(string dataDirectory, IReadOnlyList<IPAddress>? portalAddresses = null)
+    {
+        DataDirectory = dataDirectory;
+        PortalAddresses = portalAddresses ?? [IPAddress.Loopback];
+        IscsiPort = FreePort.OnAll([.. PortalAddresses]);
+        ApiPort = FreePort.On(IPAddress.Loopback);
+        Api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ApiPort}/"), Timeout = TimeSpan.FromMinutes(2) };
+        Api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
+            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + AdminPassword)));
+    }
+
+    public string DataDirectory { get; }
+    public IReadOnlyList<IPAddress> PortalAddresses { get; }
+    public int IscsiPort { get; }
+    public int ApiPort { get; }
+    public HttpClient Api { get; }
+    public string Portal => $"{PortalAddresses[0]}:{IscsiPort}";
+    public string ApiEndPoint => $"127.0.0.1:{ApiPort}";
+    public string Log { get { lock (_log) return _log.ToString(); } }
+
+    /// <summary>Path of the built `tandem` assembly (copied beside the tests by the project reference).</summary>
+    public static string TandemDll => Path.Combine(AppContext.BaseDirectory, "tandem.dll");
+
+    public static async Task<TandemNode> StartAsync(string dataDirectory, IReadOnlyList<IPAddress>? portalAddresses = null)
+    {
+        var node = new TandemNode(dataDirectory, portalAddresses);
+        await node.StartAsync();
+        return node;
+    }
+
+    public async Task StartAsync()
+    {
+        if (_process is { HasExited: false })
+            throw new InvalidOperationException("node already running");
+
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(TandemDll);
+        info.ArgumentList.Add("serve");
+        info.ArgumentList.Add("--data-dir");
+        info.ArgumentList.Add(DataDirectory);
+        foreach (var address in PortalAddresses)
+        {
+            info.ArgumentList.Add("--portal");
+            info.ArgumentList.Add($"{address}:{IscsiPort}");
+        }
+        info.ArgumentList.Add("--api");
+        info.ArgumentList.Add(ApiEndPoint);
+        info.ArgumentList.Add("--admin-password");
+        info.ArgumentList.Add(AdminPassword);
+        info.ArgumentList.Add("--node-name");
+        info.ArgumentList.Add("interop");
+
+        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start tandem");
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _process = process;
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited)
+                throw new InvalidOperationException($"tandem exited with {process.ExitCode} during start:\n{Log}");
+            try
+            {
+                using var response = await Api.GetAsync("api/v1/health");
+                if (response.IsSuccessStatusCode)
+                    return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"tandem did not answer on {ApiEndPoint}:\n{Log}");
+    }
+
+    /// <summary>SIGKILL: the node gets no chance to flush or clean up (a crash).</summary>
+    public async Task KillAsync()
+    {
+        if (_process is null || _process.HasExited)
+            return;
+        _process.Kill();
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>SIGTERM and wait for the clean shutdown; returns the exit code.</summary>
+    public async Task<int> StopAsync(TimeSpan? timeout = null)
+    {
+        if (_process is null || _process.HasExited)
+            return _process?.ExitCode ?? 0;
+        Signal(_process.Id, 15);
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill();
+            throw new TimeoutException($"tandem did not stop on SIGTERM:\n{Log}");
+        }
+        return _process.ExitCode;
+    }
+
+    public bool IsRunning => _process is { HasExited: false };
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
+    private static extern int Signal(int pid, int signal);
+
+    public async Task<JsonElement> CreateDeviceAsync(object request)
+    {
+        using var response = await Api.PostAsJsonAsync("api/v1/devices", request);
+        var body = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"device create failed: {(int)response.StatusCode} {body}");
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    public async Task<JsonElement> GetJsonAsync(string path)
+    {
+        using var response = await Api.GetAsync(path);
+        var body = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"GET {path} failed: {(int)response.StatusCode} {body}");
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    public async Task PutJsonAsync(string path, object body)
+    {
+        using var response = await Api.PutAsJsonAsync(path, body);
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"PUT {path} failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+
+    /// <summary>libiscsi URL of LUN 0 of <paramref name="targetName"/> through this node's first portal.</summary>
+    public string LunUrl(string targetName, string? credentials = null) =>
+        $"iscsi://{(credentials is null ? "" : credentials + "@")}{Portal}/{targetName}/0";
+
+    public async ValueTask DisposeAsync()
+    {
+        Api.Dispose();
+        if (_process is not null)
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
+            _process.Dispose();
+        }
+    }
+}
