@@ -1,0 +1,252 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
+using Tandem.Iscsi.Targets;
+using Tandem.Node.Config;
+using Tandem.Node.Errors;
+using Tandem.Scsi;
+using Tandem.Scsi.LogicalUnits;
+using Tandem.Storage;
+
+namespace Tandem.Node.Devices;
+
+/// <summary>
+/// Owns the node's devices and their targets: creates, restores, extends and removes them, keeps
+/// <c>node.json</c> in step, and publishes targets in the <see cref="TargetCatalog"/>.
+/// </summary>
+/// <remarks>
+/// Changes are serialised by one gate and follow the same order: validate everything, do the work
+/// that can fail (files, config save), and only then publish. An error therefore leaves both the
+/// running node and the stored configuration as they were.
+/// Readers never block: they see an immutable snapshot of the device table.
+/// </remarks>
+public sealed partial class DeviceManager : IAsyncDisposable
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly DataDirectory _data;
+    private readonly NodeConfigStore _store;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _log;
+    private ISessionRegistry _sessions = NoSessions.Instance;
+    private volatile ImmutableDictionary<string, ManagedDevice> _devices =
+        ImmutableDictionary.Create<string, ManagedDevice>(StringComparer.OrdinalIgnoreCase);
+    private NodeConfig _config;
+    private bool _disposed;
+
+    public DeviceManager(DataDirectory data, NodeConfigStore store, NodeConfig config, NodeIdentitySettings settings,
+        ILoggerFactory loggerFactory)
+    {
+        _data = data;
+        _store = store;
+        _config = config;
+        Settings = settings;
+        _loggerFactory = loggerFactory;
+        _log = loggerFactory.CreateLogger("Tandem.Node.Devices");
+        Catalog.DiscoveryChap = ToCredentials(config.DiscoveryChap);
+    }
+
+    public TargetCatalog Catalog { get; } = new();
+    public NodeIdentitySettings Settings { get; }
+
+    /// <summary>The configuration as last saved.</summary>
+    public NodeConfig Config => Volatile.Read(ref _config);
+
+    public IReadOnlyList<ManagedDevice> Devices =>
+        _devices.Values.OrderBy(d => d.Name, StringComparer.OrdinalIgnoreCase).ToArray();
+
+    /// <summary>Connects the running iSCSI server (session counts, dropping sessions of removed targets).</summary>
+    public void AttachSessions(ISessionRegistry sessions) => _sessions = sessions;
+
+    public ISessionRegistry Sessions => _sessions;
+
+    public ManagedDevice GetDevice(string name) =>
+        _devices.TryGetValue(name, out var device) ? device : throw TandemException.NotFound($"Device '{Validation.Names.Printable(name)}'");
+
+    /// <summary>Finds a device by its target's IQN or, for convenience, by the device name.</summary>
+    public ManagedDevice GetDeviceByTarget(string targetOrDeviceName)
+    {
+        var devices = _devices;
+        var byTarget = devices.Values.FirstOrDefault(d => string.Equals(d.TargetName, targetOrDeviceName, StringComparison.OrdinalIgnoreCase));
+        if (byTarget is not null) return byTarget;
+        if (devices.TryGetValue(targetOrDeviceName, out var byName)) return byName;
+        throw TandemException.NotFound($"Target '{Validation.Names.Printable(targetOrDeviceName)}'");
+    }
+
+    public int SessionCount(string targetName) =>
+        _sessions.GetSessions().Count(s => string.Equals(s.TargetName, targetName, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// Opens every configured device. A device that cannot be opened is logged and kept (offline)
+    /// so that its configuration survives until the administrator decides.
+    /// </summary>
+    public async Task RestoreAsync(CancellationToken ct = default)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            foreach (var config in _config.Devices)
+            {
+                var device = await OpenAsync(config);
+                _devices = _devices.Add(device.Name, device);
+                if (device.Target is not null)
+                    Catalog.Add(device.Target);
+                if (device.Error is null)
+                    _log.LogInformation("Device {Device} restored: {Type}, {SizeBytes} bytes, target {Target}",
+                        device.Name, device.Type, device.SizeBytes, device.TargetName);
+                else
+                    _log.LogError("Device {Device} is offline: {Error}", device.Name, device.Error);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<ManagedDevice> OpenAsync(DeviceConfig config)
+    {
+        if (config.Type == DeviceTypes.Ram)
+        {
+            var ram = config.Ram!;
+            DeviceIdentity identity;
+            try
+            {
+                identity = DeviceIdentity.Parse(ram.Naa, ram.Serial, $"{_store.Path} (device '{config.Name}')");
+            }
+            catch (TandemException e)
+            {
+                return Offline(config, e.Message);
+            }
+
+            try
+            {
+                return Online(config, identity, ram.SectorSize, Provisioning.Thick, null, new RamDevice(ram.SizeBytes, ram.SectorSize));
+            }
+            catch (Exception e) when (e is ArgumentException or OutOfMemoryException)
+            {
+                return Offline(config, $"cannot allocate RAM device: {e.Message}");
+            }
+        }
+
+        DeviceHeaderInfo header;
+        try
+        {
+            header = DeviceHeaderFile.Read(config.HeaderPath!);
+        }
+        catch (TandemException e)
+        {
+            return Offline(config, e.Message);
+        }
+
+        IBlockDevice? device = null;
+        try
+        {
+            device = ImageFileDevice.Open(header.ImagePath, header.SectorSize, header.Provisioning);
+            return Online(config, header.Identity, header.SectorSize, header.Provisioning, header.ImagePath, device);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException)
+        {
+            if (device is not null) await device.DisposeAsync();
+            return new ManagedDevice(config, header.Identity, header.SectorSize, header.Provisioning, header.SizeBytes, header.ImagePath)
+            {
+                Error = $"cannot open image {header.ImagePath}: {e.Message}",
+            };
+        }
+
+        static ManagedDevice Offline(DeviceConfig config, string error) =>
+            new(config, new DeviceIdentity(new byte[DeviceIdentity.NaaLength], ""), 0, Provisioning.Thick, 0, null) { Error = error };
+    }
+
+    /// <summary>Wires a block device into a logical unit, a SCSI target and an iSCSI target definition.</summary>
+    private ManagedDevice Online(DeviceConfig config, DeviceIdentity identity, int sectorSize, Provisioning provisioning,
+        string? imagePath, IBlockDevice device)
+    {
+        var unit = new ScsiLogicalUnit(
+            device,
+            new LogicalUnitIdentity(identity.Naa, identity.Serial, Settings.Vendor, Settings.Product),
+            new LogicalUnitOptions { ReservationStatePath = _data.ReservationStatePath(config.Name) });
+        var scsiTarget = new ScsiTarget(_loggerFactory.CreateLogger<ScsiTarget>());
+        scsiTarget.AddLogicalUnit(0, unit);
+        var target = new IscsiTargetDefinition
+        {
+            Name = config.Target.Name,
+            Alias = config.Target.Alias,
+            Scsi = scsiTarget,
+            Access = ToPolicy(config.Target),
+        };
+        return new ManagedDevice(config, identity, sectorSize, provisioning, device.BlockCount * device.BlockSize, imagePath)
+        {
+            Device = device,
+            LogicalUnit = unit,
+            Target = target,
+        };
+    }
+
+    /// <summary>Saves the configuration with one device entry replaced/added/removed; throws before anything changes.</summary>
+    private void SaveConfig(NodeConfig config)
+    {
+        _store.Save(config);
+        Volatile.Write(ref _config, config);
+    }
+
+    private static NodeConfig WithDevices(NodeConfig config, IEnumerable<DeviceConfig> devices) =>
+        config with { Devices = devices.OrderBy(d => d.Name, StringComparer.OrdinalIgnoreCase).ToArray() };
+
+    private async Task<T> Exclusive<T>(Func<Task<T>> action, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return await action();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Flushes and closes every device (clean shutdown). Targets are unpublished first.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            if (_disposed) return;
+            _disposed = true;
+            foreach (var device in _devices.Values)
+            {
+                if (device.Target is not null)
+                    Catalog.Remove(device.Target.Name);
+                await CloseDeviceAsync(device);
+            }
+
+            _devices = _devices.Clear();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task CloseDeviceAsync(ManagedDevice device)
+    {
+        if (device.Device is null) return;
+        try
+        {
+            await device.Device.FlushAsync();
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "Flushing device {Device} failed", device.Name);
+        }
+
+        try
+        {
+            await device.Device.DisposeAsync();
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "Closing device {Device} failed", device.Name);
+        }
+    }
+}
