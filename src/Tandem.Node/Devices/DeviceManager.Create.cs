@@ -66,9 +66,11 @@ public sealed partial class DeviceManager
         var imagePath = Path.Combine(plan.Location!, plan.Name + DeviceLimits.ImageExtension);
         var headerPath = Path.Combine(plan.Location!, plan.Name + DeviceLimits.HeaderExtension);
         ImageFileDevice? image = null;
+        var headerWritten = false;
         try
         {
             image = ImageFileDevice.Create(imagePath, plan.SizeBytes, plan.SectorSize, plan.Provisioning);
+            headerWritten = true; // from here on a (partial) header file would be ours
             DeviceHeaderFile.Write(headerPath, new DeviceHeaderInfo(plan.Name, identity, plan.SectorSize, plan.Provisioning, plan.SizeBytes, imagePath));
             var config = new DeviceConfig
             {
@@ -82,8 +84,9 @@ public sealed partial class DeviceManager
         catch (Exception e)
         {
             image?.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            // The existence checks in Plan() guarantee these files are ours to delete.
-            DeleteImageFiles(imagePath, headerPath);
+            // Delete only what this call created: if Create refused a file that appeared since
+            // Plan() checked, that file belongs to someone else.
+            DeleteImageFiles(image is null ? null : imagePath, headerWritten ? headerPath : null);
             if (e is TandemException) throw;
             if (e is IOException or UnauthorizedAccessException)
                 throw new TandemException(ErrorCodes.IoError, $"Cannot create image {imagePath}: {e.Message}", e);
