@@ -52,9 +52,9 @@ public sealed class RamDevice : IBlockDevice
 
     public ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        byte[]?[][] segments = Segments;
         BlockGeometry.ValidateRange(lba, buffer.Length, BlockSize, BlockCount);
         cancellationToken.ThrowIfCancellationRequested();
-        byte[]?[][] segments = Segments;
         Span<byte> destination = buffer.Span;
         long offset = lba * BlockSize;
         while (!destination.IsEmpty)
@@ -74,9 +74,9 @@ public sealed class RamDevice : IBlockDevice
 
     public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags = WriteFlags.None, CancellationToken cancellationToken = default)
     {
+        byte[]?[][] segments = Segments;
         BlockGeometry.ValidateRange(lba, data.Length, BlockSize, BlockCount);
         cancellationToken.ThrowIfCancellationRequested();
-        byte[]?[][] segments = Segments;
         ReadOnlySpan<byte> source = data.Span;
         long offset = lba * BlockSize;
         while (!source.IsEmpty)
@@ -100,9 +100,9 @@ public sealed class RamDevice : IBlockDevice
 
     public ValueTask UnmapAsync(long lba, long blockCount, CancellationToken cancellationToken = default)
     {
+        byte[]?[][] segments = Segments;
         BlockGeometry.ValidateBlocks(lba, blockCount, BlockCount);
         cancellationToken.ThrowIfCancellationRequested();
-        byte[]?[][] segments = Segments;
         long offset = lba * BlockSize;
         long remaining = blockCount * BlockSize;
         while (remaining > 0)
@@ -128,6 +128,7 @@ public sealed class RamDevice : IBlockDevice
 
     public ValueTask<LbaExtent> GetLbaStatusAsync(long lba, CancellationToken cancellationToken = default)
     {
+        _ = Segments; // throws once disposed
         long blockCount = BlockCount;
         if (lba < 0 || lba >= blockCount)
             throw new ArgumentOutOfRangeException(nameof(lba), $"LBA {lba} is outside the device ({blockCount} blocks).");
