@@ -14,7 +14,16 @@ namespace Tandem.Storage;
 /// <item>Reads of never-written or unmapped blocks return zeros.</item>
 /// <item>Methods are safe to call concurrently; overlapping concurrent writes land in some order
 /// (ordering between them is the caller's business).</item>
-/// <item>Offsets and lengths are whole blocks; callers (the SCSI layer) have range-checked them.</item>
+/// <item>Offsets and lengths are whole blocks; callers (the SCSI layer) have range-checked them.
+/// Implementations still refuse a bad range (<see cref="ArgumentOutOfRangeException"/>, or
+/// <see cref="ArgumentException"/> for a length that is not whole blocks) rather than touch
+/// anything outside the device.</item>
+/// <item>Media failures surface as <see cref="IOException"/>; use after dispose as
+/// <see cref="ObjectDisposedException"/>.</item>
+/// <item><see cref="BlockCount"/> may grow while I/O is in flight (online extend): a read of it is
+/// always a size the device has fully provisioned.</item>
+/// <item><see cref="IAsyncDisposable.DisposeAsync"/> makes completed writes durable, then releases the
+/// store; it is idempotent.</item>
 /// </list>
 /// </remarks>
 public interface IBlockDevice : IAsyncDisposable

@@ -52,9 +52,11 @@ public sealed class RamDevice : IBlockDevice
 
     public ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        byte[]?[][] segments = Segments;
+        ThrowIfDisposed();
         BlockGeometry.ValidateRange(lba, buffer.Length, BlockSize, BlockCount);
         cancellationToken.ThrowIfCancellationRequested();
+        // After the range check: segments are published before the size grows (see ResizeAsync).
+        byte[]?[][] segments = Volatile.Read(ref _segments);
         Span<byte> destination = buffer.Span;
         long offset = lba * BlockSize;
         while (!destination.IsEmpty)
@@ -74,9 +76,11 @@ public sealed class RamDevice : IBlockDevice
 
     public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags = WriteFlags.None, CancellationToken cancellationToken = default)
     {
-        byte[]?[][] segments = Segments;
+        ThrowIfDisposed();
         BlockGeometry.ValidateRange(lba, data.Length, BlockSize, BlockCount);
         cancellationToken.ThrowIfCancellationRequested();
+        // After the range check: segments are published before the size grows (see ResizeAsync).
+        byte[]?[][] segments = Volatile.Read(ref _segments);
         ReadOnlySpan<byte> source = data.Span;
         long offset = lba * BlockSize;
         while (!source.IsEmpty)
@@ -94,15 +98,17 @@ public sealed class RamDevice : IBlockDevice
 
     public ValueTask FlushAsync(CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ThrowIfDisposed();
         return default;
     }
 
     public ValueTask UnmapAsync(long lba, long blockCount, CancellationToken cancellationToken = default)
     {
-        byte[]?[][] segments = Segments;
+        ThrowIfDisposed();
         BlockGeometry.ValidateBlocks(lba, blockCount, BlockCount);
         cancellationToken.ThrowIfCancellationRequested();
+        // After the range check: segments are published before the size grows (see ResizeAsync).
+        byte[]?[][] segments = Volatile.Read(ref _segments);
         long offset = lba * BlockSize;
         long remaining = blockCount * BlockSize;
         while (remaining > 0)
@@ -128,7 +134,7 @@ public sealed class RamDevice : IBlockDevice
 
     public ValueTask<LbaExtent> GetLbaStatusAsync(long lba, CancellationToken cancellationToken = default)
     {
-        _ = Segments; // throws once disposed
+        ThrowIfDisposed();
         long blockCount = BlockCount;
         if (lba < 0 || lba >= blockCount)
             throw new ArgumentOutOfRangeException(nameof(lba), $"LBA {lba} is outside the device ({blockCount} blocks).");
@@ -138,6 +144,7 @@ public sealed class RamDevice : IBlockDevice
     public ValueTask ResizeAsync(long newBlockCount, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfDisposed();
         lock (_resizeLock)
         {
             long oldBlockCount = BlockCount;
@@ -147,7 +154,7 @@ public sealed class RamDevice : IBlockDevice
             if (newBlockCount > long.MaxValue / BlockSize / 2)
                 throw new ArgumentOutOfRangeException(nameof(newBlockCount), $"{newBlockCount} blocks of {BlockSize} bytes is too large.");
             // Segments first, then the size: a reader that sees the new size also sees the segments.
-            Volatile.Write(ref _segments, GrowSegments(Segments, newBlockCount * BlockSize));
+            Volatile.Write(ref _segments, GrowSegments(_segments, newBlockCount * BlockSize));
             Volatile.Write(ref _blockCount, newBlockCount);
         }
         return default;
@@ -164,14 +171,7 @@ public sealed class RamDevice : IBlockDevice
         return default;
     }
 
-    private byte[]?[][] Segments
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-            return Volatile.Read(ref _segments);
-        }
-    }
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     private static ref byte[]? Slot(byte[]?[][] segments, long offset)
     {

@@ -135,6 +135,24 @@ public sealed class ImageFileDeviceTests : IDisposable
     }
 
     [Fact]
+    public async Task Unmap_on_thick_falls_back_to_writing_zeros_where_zero_range_is_unsupported()
+    {
+        // tmpfs allocates (fallocate mode 0) but has no FALLOC_FL_ZERO_RANGE.
+        if (!Directory.Exists("/dev/shm"))
+            return;
+        using var shm = new TempDirectory("/dev/shm");
+        await using var device = ImageFileDevice.Create(shm.File("t.img"), 4 * MiB, 512, Provisioning.Thick);
+        byte[] data = TestData.Pattern(3 * (int)MiB, 6);
+        await device.WriteAsync(0, data);
+        await device.UnmapAsync(7, 4000);
+        var back = new byte[data.Length];
+        await device.ReadAsync(0, back);
+        Array.Clear(data, 7 * 512, 4000 * 512);
+        Assert.Equal(data, back);
+        Assert.InRange(device.AllocatedBytes, 4 * MiB, 5 * MiB);
+    }
+
+    [Fact]
     public async Task Unmap_of_part_of_a_filesystem_block_zeroes_just_those_sectors()
     {
         await using var device = ImageFileDevice.Create(_dir.File("pu.img"), MiB, 512, Provisioning.Thin);

@@ -153,6 +153,31 @@ public sealed class RamDeviceTests
     }
 
     [Fact]
+    public void Steady_state_io_allocates_nothing()
+    {
+        var device = new RamDevice(16 * MiB, 4096);
+        var buffer = new byte[64 * 1024];
+        for (int i = 0; i < 256; i++)
+            Complete(device.WriteAsync(i, buffer)); // allocates the chunks touched below
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
+        {
+            Complete(device.WriteAsync(i % 256, buffer, WriteFlags.ForceUnitAccess));
+            Complete(device.ReadAsync(i % 256, buffer));
+            Complete(device.FlushAsync());
+            ValueTask<LbaExtent> status = device.GetLbaStatusAsync(i % 256);
+            Assert.True(status.IsCompletedSuccessfully);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+
+        static void Complete(ValueTask task)
+        {
+            Assert.True(task.IsCompletedSuccessfully);
+            task.GetAwaiter().GetResult();
+        }
+    }
+
+    [Fact]
     public async Task Bad_input_is_refused()
     {
         Assert.Throws<ArgumentException>(() => new RamDevice(MiB, 1024));

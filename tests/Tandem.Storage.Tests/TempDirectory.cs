@@ -3,9 +3,9 @@ namespace Tandem.Storage.Tests;
 /// <summary>A fresh folder under the system temp folder, deleted with everything in it on Dispose.</summary>
 public sealed class TempDirectory : IDisposable
 {
-    public TempDirectory()
+    public TempDirectory(string? parent = null)
     {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "tandem-storage-tests-" + Guid.NewGuid().ToString("N"));
+        Path = System.IO.Path.Combine(parent ?? System.IO.Path.GetTempPath(), "tandem-storage-tests-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path);
     }
 

@@ -112,6 +112,41 @@ public sealed class NodeConfigStore(string path)
                 default:
                     throw Corrupt($"device '{device.Name}' has unknown type '{Names.Printable(device.Type)}'");
             }
+
+            if (device.Ram is { } ram && (!Devices.DeviceLimits.SectorSizes.Contains(ram.SectorSize) || ram.SizeBytes <= 0 || ram.SizeBytes % ram.SectorSize != 0))
+                throw Corrupt($"RAM device '{device.Name}' has an invalid size or sector size");
+            ValidateTarget(device);
+        }
+
+        if (config.DiscoveryChap is not null)
+            Check(() => Devices.DeviceManager.ValidateChap(config.DiscoveryChap, allowMutual: false), "discovery CHAP");
+    }
+
+    private void ValidateTarget(DeviceConfig device)
+    {
+        var target = device.Target;
+        var acl = target.Acl ?? throw Corrupt($"target of device '{device.Name}' has acl null");
+        foreach (var initiator in acl.Initiators ?? [])
+        {
+            if (!IscsiNames.IsValidInitiatorName(initiator))
+                throw Corrupt($"ACL of device '{device.Name}' holds an invalid initiator name '{Names.Printable(initiator)}'");
+        }
+
+        foreach (var network in acl.Networks ?? [])
+            Check(() => Networks.Parse(network), $"ACL of device '{device.Name}'");
+        if (target.Chap is not null)
+            Check(() => Devices.DeviceManager.ValidateChap(target.Chap, allowMutual: true), $"CHAP of device '{device.Name}'");
+    }
+
+    private void Check(Action validate, string what)
+    {
+        try
+        {
+            validate();
+        }
+        catch (TandemException e)
+        {
+            throw Corrupt($"{what}: {e.Message.TrimEnd('.')}", e);
         }
     }
 

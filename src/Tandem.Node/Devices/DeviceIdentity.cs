@@ -32,8 +32,8 @@ public sealed record DeviceIdentity(byte[] Naa, string Serial)
         var naa = RandomNumberGenerator.GetBytes(NaaLength);
         // Bits 127..124: NAA = 6; bits 123..100: company id; bits 99..0 stay random.
         naa[0] = (byte)((NaaType << 4) | (CompanyId >> 20));
-        naa[1] = (byte)(CompanyId >> 12);
-        naa[2] = (byte)(CompanyId >> 4);
+        naa[1] = (byte)((CompanyId >> 12) & 0xFF);
+        naa[2] = (byte)((CompanyId >> 4) & 0xFF);
         naa[3] = (byte)(((CompanyId & 0xF) << 4) | (naa[3] & 0x0F));
         return new DeviceIdentity(naa, SerialFromNaa(naa));
     }

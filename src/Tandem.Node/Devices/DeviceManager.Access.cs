@@ -125,11 +125,14 @@ public sealed partial class DeviceManager
             throw TandemException.Invalid($"CHAP {field} must not contain control characters.");
     }
 
-    internal static TargetAccessPolicy ToPolicy(TargetConfig target) => new(
-        target.Acl.Initiators.ToArray(),
-        target.Acl.Networks.Select(n => Networks.Parse(n)).ToArray(),
-        target.Chap is { } c ? new ChapCredentials(c.User, c.Secret) : null,
-        target.Chap is { MutualUser: { } mu, MutualSecret: { } ms } ? new ChapCredentials(mu, ms) : null);
+    internal static TargetAccessPolicy ToPolicy(TargetConfig target) =>
+        target.Acl.Initiators.Count == 0 && target.Acl.Networks.Count == 0 && target.Chap is null
+            ? TargetAccessPolicy.AllowAll
+            : new(
+                target.Acl.Initiators.ToArray(),
+                target.Acl.Networks.Select(n => Networks.Parse(n)).ToArray(),
+                target.Chap is { } c ? new ChapCredentials(c.User, c.Secret) : null,
+                target.Chap is { MutualUser: { } mu, MutualSecret: { } ms } ? new ChapCredentials(mu, ms) : null);
 
     internal static ChapCredentials? ToCredentials(ChapConfig? chap) =>
         chap is null ? null : new ChapCredentials(chap.User, chap.Secret);

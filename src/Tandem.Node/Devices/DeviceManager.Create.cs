@@ -71,7 +71,7 @@ public sealed partial class DeviceManager
         {
             image = ImageFileDevice.Create(imagePath, plan.SizeBytes, plan.SectorSize, plan.Provisioning);
             headerWritten = true; // from here on a (partial) header file would be ours
-            DeviceHeaderFile.Write(headerPath, new DeviceHeaderInfo(plan.Name, identity, plan.SectorSize, plan.Provisioning, plan.SizeBytes, imagePath));
+            DeviceHeaderFile.Create(headerPath, plan.Name, identity, plan.SectorSize, plan.Provisioning, plan.SizeBytes, imagePath, plan.Target.Name);
             var config = new DeviceConfig
             {
                 Name = plan.Name,

@@ -42,8 +42,11 @@ public sealed partial class DeviceManager
                 throw new TandemException(ErrorCodes.IoError, $"Cannot extend device '{device.Name}': {e.Message}", e);
             }
 
-            // The device has grown; record it. Should recording fail, the larger device keeps
-            // working and the next start reopens the (larger) image, so report but do not undo.
+            // The device has grown: initiators must hear about it whatever happens next. Should
+            // recording the size fail, the larger device keeps working and the next start reopens
+            // the (larger) image, so report the error but do not undo.
+            device.ConfiguredSizeBytes = size;
+            device.LogicalUnit!.NotifyCapacityChanged();
             if (device.Type == DeviceTypes.Ram)
             {
                 var config = device.Config with { Ram = device.Config.Ram! with { SizeBytes = size } };
@@ -52,12 +55,9 @@ public sealed partial class DeviceManager
             }
             else
             {
-                DeviceHeaderFile.Write(device.HeaderPath!, new DeviceHeaderInfo(device.Name, device.Identity, device.SectorSize,
-                    device.Provisioning, size, device.ImagePath!));
+                DeviceHeaderFile.UpdateSize(device.HeaderPath!, size);
             }
 
-            device.ConfiguredSizeBytes = size;
-            device.LogicalUnit!.NotifyCapacityChanged();
             _log.LogInformation("Device {Device} extended from {OldSizeBytes} to {SizeBytes} bytes", device.Name, current, size);
             return device;
         }, ct);
@@ -76,6 +76,7 @@ public sealed partial class DeviceManager
             {
                 Catalog.Remove(device.Target.Name);
                 _sessions.CloseSessions(device.Target.Name);
+                await WaitForSessionsToEndAsync(device.Target.Name);
             }
 
             await CloseDeviceAsync(device);
@@ -94,4 +95,23 @@ public sealed partial class DeviceManager
                 device.Type == DeviceTypes.Ram ? "n/a (RAM)" : deleteImage ? "deleted" : "kept");
             return device;
         }, ct);
+
+    /// <summary>Implementation limit: how long removal waits for dropped sessions to finish their commands.</summary>
+    private static readonly TimeSpan SessionDrainTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Lets commands of dropped sessions finish before the device under them is closed.</summary>
+    private async Task WaitForSessionsToEndAsync(string targetName)
+    {
+        var deadline = DateTime.UtcNow + SessionDrainTimeout;
+        while (SessionCount(targetName) > 0)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                _log.LogWarning("Sessions of {Target} did not end within {Timeout}; closing the device anyway", targetName, SessionDrainTimeout);
+                return;
+            }
+
+            await Task.Delay(20);
+        }
+    }
 }

@@ -75,8 +75,9 @@ public sealed partial class DeviceManager : IAsyncDisposable
         _sessions.GetSessions().Count(s => string.Equals(s.TargetName, targetName, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>
-    /// Opens every configured device. A device that cannot be opened is logged and kept (offline)
-    /// so that its configuration survives until the administrator decides.
+    /// Opens every configured device. A device whose image or header is missing or cannot be
+    /// opened is logged and kept (offline) so that its configuration survives until the
+    /// administrator decides; a corrupt header throws config_error naming the file.
     /// </summary>
     public async Task RestoreAsync(CancellationToken ct = default)
     {
@@ -102,58 +103,56 @@ public sealed partial class DeviceManager : IAsyncDisposable
         }
     }
 
+    /// <summary>Opens one configured device; never throws: a failure yields an offline device carrying the reason.</summary>
     private async Task<ManagedDevice> OpenAsync(DeviceConfig config)
     {
-        if (config.Type == DeviceTypes.Ram)
-        {
-            var ram = config.Ram!;
-            DeviceIdentity identity;
-            try
-            {
-                identity = DeviceIdentity.Parse(ram.Naa, ram.Serial, $"{_store.Path} (device '{config.Name}')");
-            }
-            catch (TandemException e)
-            {
-                return Offline(config, e.Message);
-            }
-
-            try
-            {
-                return Online(config, identity, ram.SectorSize, Provisioning.Thick, null, new RamDevice(ram.SizeBytes, ram.SectorSize));
-            }
-            catch (Exception e) when (e is ArgumentException or OutOfMemoryException)
-            {
-                return Offline(config, $"cannot allocate RAM device: {e.Message}");
-            }
-        }
-
-        DeviceHeaderInfo header;
+        DeviceIdentity identity;
+        int sectorSize;
+        Provisioning provisioning;
+        long sizeBytes;
+        string? imagePath = null;
         try
         {
-            header = DeviceHeaderFile.Read(config.HeaderPath!);
+            if (config.Type == DeviceTypes.Ram)
+            {
+                var ram = config.Ram!;
+                identity = DeviceIdentity.Parse(ram.Naa, ram.Serial, $"{_store.Path} (device '{config.Name}')");
+                (sectorSize, provisioning, sizeBytes) = (ram.SectorSize, Provisioning.Thick, ram.SizeBytes);
+            }
+            else
+            {
+                var header = DeviceHeaderFile.Read(config.HeaderPath!);
+                if (!string.Equals(header.Name, config.Name, StringComparison.Ordinal))
+                    throw new TandemException(ErrorCodes.ConfigError,
+                        $"Device header {config.HeaderPath} belongs to device '{header.Name}', not '{config.Name}'.");
+                (identity, sectorSize, provisioning, sizeBytes, imagePath) =
+                    (header.Identity, header.SectorSize, header.Provisioning, header.SizeBytes, header.ImagePath);
+            }
         }
-        catch (TandemException e)
+        catch (TandemException e) when (e.Code != ErrorCodes.ConfigError)
         {
-            return Offline(config, e.Message);
+            // Missing or unreadable header (e.g. its disk is not mounted): keep the device, offline.
+            // A corrupt header is a configuration error and stops the start (RestoreAsync's caller).
+            return new ManagedDevice(config, new DeviceIdentity(new byte[DeviceIdentity.NaaLength], ""), 0, Provisioning.Thick, 0, null)
+            {
+                Error = e.Message,
+            };
         }
 
         IBlockDevice? device = null;
         try
         {
-            device = ImageFileDevice.Open(header.ImagePath, header.SectorSize, header.Provisioning);
-            return Online(config, header.Identity, header.SectorSize, header.Provisioning, header.ImagePath, device);
+            device = config.Type == DeviceTypes.Ram
+                ? new RamDevice(sizeBytes, sectorSize)
+                : ImageFileDevice.Open(imagePath!, sectorSize, provisioning);
+            return Online(config, identity, sectorSize, provisioning, imagePath, device);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException)
+        catch (Exception e)
         {
             if (device is not null) await device.DisposeAsync();
-            return new ManagedDevice(config, header.Identity, header.SectorSize, header.Provisioning, header.SizeBytes, header.ImagePath)
-            {
-                Error = $"cannot open image {header.ImagePath}: {e.Message}",
-            };
+            var what = imagePath is null ? "cannot start RAM device" : $"cannot open image {imagePath}";
+            return new ManagedDevice(config, identity, sectorSize, provisioning, sizeBytes, imagePath) { Error = $"{what}: {e.Message}" };
         }
-
-        static ManagedDevice Offline(DeviceConfig config, string error) =>
-            new(config, new DeviceIdentity(new byte[DeviceIdentity.NaaLength], ""), 0, Provisioning.Thick, 0, null) { Error = error };
     }
 
     /// <summary>Wires a block device into a logical unit, a SCSI target and an iSCSI target definition.</summary>
@@ -163,7 +162,11 @@ public sealed partial class DeviceManager : IAsyncDisposable
         var unit = new ScsiLogicalUnit(
             device,
             new LogicalUnitIdentity(identity.Naa, identity.Serial, Settings.Vendor, Settings.Product),
-            new LogicalUnitOptions { ReservationStatePath = _data.ReservationStatePath(config.Name) });
+            new LogicalUnitOptions
+            {
+                ReservationStatePath = _data.ReservationStatePath(config.Name),
+                Logger = _loggerFactory.CreateLogger("Tandem.Scsi.LogicalUnit." + config.Name),
+            });
         var scsiTarget = new ScsiTarget(_loggerFactory.CreateLogger<ScsiTarget>());
         scsiTarget.AddLogicalUnit(0, unit);
         var target = new IscsiTargetDefinition

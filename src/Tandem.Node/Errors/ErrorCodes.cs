@@ -17,5 +17,8 @@ public static class ErrorCodes
     public const string DeviceUnavailable = "device_unavailable";
     public const string IoError = "io_error";
     public const string ConfigError = "config_error";
+    public const string BindFailed = "bind_failed";
+    public const string PayloadTooLarge = "payload_too_large";
+    public const string Unavailable = "unavailable";
     public const string Internal = "internal";
 }

@@ -15,7 +15,9 @@ public static class Networks
         var s = text?.Trim() ?? "";
         if (!s.Contains('/') && IPAddress.TryParse(s, out var address))
             return new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
-        if (IPNetwork.TryParse(s, out var network))
+        // IPNetwork.TryParse masks host bits silently; compare with the address as written.
+        if (IPNetwork.TryParse(s, out var network) && IPAddress.TryParse(s[..s.IndexOf('/')], out var written)
+            && network.BaseAddress.Equals(written))
             return network;
         throw new TandemException(ErrorCodes.InvalidArgument,
             $"Network '{Names.Printable(text)}' is not valid CIDR notation (e.g. 192.168.10.0/24, with the host bits zero).");

@@ -26,7 +26,8 @@ public interface IScsiTarget
 
     /// <summary>
     /// SCSI effects of a LOGICAL UNIT RESET after the transport aborted every task of that LU:
-    /// releases non-persistent reservations and raises the reset unit attention for every other nexus.
+    /// releases non-persistent reservations and raises the reset unit attention for every nexus of
+    /// the LU (the requester included, as multipath initiators expect on every path).
     /// </summary>
     void LogicalUnitReset(ulong lun, ITNexus requester);
 

@@ -7,6 +7,10 @@ namespace Tandem.Storage.Native;
 /// The few Linux system calls .NET does not expose. Every P/Invoke of the storage layer lives
 /// here, each with the reason managed code cannot do the job.
 /// </summary>
+/// <remarks>
+/// 64-bit Linux only (off_t is 64 bits, so the plain entry points take 64-bit offsets; musl has no
+/// *64 aliases). "libc" is resolved by the runtime to the C library (libc.so.6 on glibc).
+/// </remarks>
 internal static partial class LibC
 {
     private const string Library = "libc";
@@ -46,7 +50,7 @@ internal static partial class LibC
     /// fallocate(2): .NET has no way to allocate real space (FileStream preallocation is
     /// best-effort and SetLength makes a sparse file), punch holes or zero ranges.
     /// </summary>
-    [LibraryImport(Library, EntryPoint = "fallocate64", SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "fallocate", SetLastError = true)]
     private static partial int FAllocate(int fd, int mode, long offset, long length);
 
     /// <summary>
@@ -69,7 +73,7 @@ internal static partial class LibC
     private static partial int Close(int fd);
 
     /// <summary>lseek(2) with SEEK_DATA/SEEK_HOLE: .NET exposes no way to find holes in a sparse file.</summary>
-    [LibraryImport(Library, EntryPoint = "lseek64", SetLastError = true)]
+    [LibraryImport(Library, EntryPoint = "lseek", SetLastError = true)]
     private static partial long LSeek(int fd, long offset, int whence);
 
     /// <summary>statx(2): .NET exposes no allocated size (st_blocks) for a file.</summary>

@@ -1,0 +1,43 @@
+namespace Tandem.Iscsi.Commands;
+
+/// <summary>The few SPC-4 fixed-format sense data the transport itself reports.</summary>
+internal static class SenseData
+{
+    public const byte IllegalRequest = 0x05;
+    public const byte HardwareError = 0x04;
+    public const byte AbortedCommand = 0x0B;
+
+    /// <summary>Writes 18 bytes of fixed-format sense data (response code 70h); returns the length.</summary>
+    public static int WriteFixed(Span<byte> buffer, byte senseKey, byte asc, byte ascq)
+    {
+        buffer[..18].Clear();
+        buffer[0] = 0x70;
+        buffer[2] = senseKey;
+        buffer[7] = 10; // additional sense length
+        buffer[12] = asc;
+        buffer[13] = ascq;
+        return 18;
+    }
+}
+
+/// <summary>RFC 7143 / SAM-5 single-level LUN structure to LUN number and back.</summary>
+internal static class LunEncoding
+{
+    /// <summary>Value given to LUN fields we cannot decode: no logical unit has it.</summary>
+    public const ulong Unsupported = ulong.MaxValue;
+
+    /// <summary>Decodes peripheral (00b) and flat space (01b) addressing of the first level.</summary>
+    public static ulong Decode(ulong field)
+    {
+        if ((field & 0x0000_FFFF_FFFF_FFFFUL) != 0)
+            return Unsupported; // second and later levels are not used by this target
+        byte first = (byte)(field >> 56);
+        byte second = (byte)(field >> 48);
+        return (first >> 6) switch
+        {
+            0 when (first & 0x3F) == 0 => second,
+            1 => ((ulong)(first & 0x3F) << 8) | second,
+            _ => Unsupported,
+        };
+    }
+}

@@ -1,0 +1,40 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Tandem.Node.Hosting;
+
+/// <summary>How to run a node (from `tandem serve` options, or tests).</summary>
+public sealed record NodeOptions
+{
+    public const int DefaultIscsiPort = 3260;
+    public const int DefaultApiPort = 3261;
+    public const string DefaultIqnPrefix = "iqn.2026-11.org.tandem";
+    public const string DefaultVendor = "TANDEM";
+    public const string DefaultProduct = "VSAN";
+
+    /// <summary>T10 vendor identification is 8 ASCII characters (SPC-4 §6.6.2, INQUIRY data).</summary>
+    public const int MaxVendorLength = 8;
+
+    /// <summary>Product identification is 16 ASCII characters (SPC-4 §6.6.2).</summary>
+    public const int MaxProductLength = 16;
+
+    public string DataDirectory { get; init; } = Config.DataDirectory.DefaultPath;
+
+    /// <summary>iSCSI portals (one per network); port 0 binds an ephemeral port.</summary>
+    public IReadOnlyList<IPEndPoint> Portals { get; init; } = [new(IPAddress.Loopback, DefaultIscsiPort)];
+
+    public IPEndPoint ApiEndpoint { get; init; } = new(IPAddress.Loopback, DefaultApiPort);
+
+    /// <summary>Null: the stored name, else the host name (lowercased, sanitised).</summary>
+    public string? NodeName { get; init; }
+
+    /// <summary>Null: the stored admin password, else a generated one.</summary>
+    public string? AdminPassword { get; init; }
+
+    public string IqnPrefix { get; init; } = DefaultIqnPrefix;
+    public string Vendor { get; init; } = DefaultVendor;
+    public string Product { get; init; } = DefaultProduct;
+
+    /// <summary>Logging for the node; null: single-line console logs.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+}

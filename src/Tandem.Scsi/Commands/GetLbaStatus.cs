@@ -1,0 +1,65 @@
+using System.Buffers.Binary;
+using Tandem.Scsi.Cdb;
+using Tandem.Scsi.LogicalUnits;
+using Tandem.Scsi.Sense;
+using Tandem.Scsi.Transport;
+
+namespace Tandem.Scsi.Commands;
+
+/// <summary>
+/// GET LBA STATUS — SBC-3 §5.7 (SERVICE ACTION IN(16) / 12h): provisioning status of the extents
+/// from STARTING LOGICAL BLOCK ADDRESS on, as many descriptors as the allocation length holds.
+/// </summary>
+public static class GetLbaStatus
+{
+    private const int HeaderLength = 8;
+    private const int DescriptorLength = 16;
+
+    /// <summary>Implementation limit: descriptors returned per command.</summary>
+    private const int MaxDescriptors = 64;
+
+    private const byte Mapped = 0x0;
+    private const byte Deallocated = 0x1;
+
+    public static async ValueTask ExecuteAsync(ScsiLogicalUnit unit, ScsiCommand command, CancellationToken cancellationToken)
+    {
+        ReadOnlySpan<byte> cdb = command.Cdb;
+        ulong lba = CdbReader.U64(cdb, 2);
+        int allocationLength = CdbReader.AllocationLength(cdb, 10, 4);
+        long capacity = unit.Device.BlockCount;
+        if (lba >= (ulong)capacity)
+        {
+            SenseData.SetCheckCondition(command, SenseCodes.LbaOutOfRange);
+            return;
+        }
+        if (allocationLength == 0)
+            return;
+
+        int wanted = Math.Clamp((allocationLength - HeaderLength + DescriptorLength - 1) / DescriptorLength, 1, MaxDescriptors);
+        byte[] buffer = Respond.Rent(HeaderLength + wanted * DescriptorLength);
+        try
+        {
+            int count = 0;
+            long next = (long)lba;
+            while (count < wanted && next < capacity)
+            {
+                var extent = await unit.Device.GetLbaStatusAsync(next, cancellationToken).ConfigureAwait(false);
+                long length = Math.Clamp(extent.Lba + extent.BlockCount - next, 1, capacity - next);
+                length = Math.Min(length, uint.MaxValue);
+                var descriptor = buffer.AsSpan(HeaderLength + count * DescriptorLength, DescriptorLength);
+                BinaryPrimitives.WriteUInt64BigEndian(descriptor, (ulong)next);
+                BinaryPrimitives.WriteUInt32BigEndian(descriptor[8..], (uint)length);
+                descriptor[12] = extent.Mapped ? Mapped : Deallocated;
+                count++;
+                next += length;
+            }
+            int total = HeaderLength + count * DescriptorLength;
+            BinaryPrimitives.WriteUInt32BigEndian(buffer, (uint)(total - 4));
+            Respond.DataIn(command, buffer.AsSpan(0, total), allocationLength);
+        }
+        finally
+        {
+            Respond.Return(buffer);
+        }
+    }
+}
