@@ -85,10 +85,14 @@ public sealed class CliTests(ITestOutputHelper output)
         Assert.Contains($"127.0.0.1:{port}", result.StdErr);
     }
 
-    /// <summary>Every file under the data directory with its size and content hash.</summary>
+    /// <summary>
+    /// Every file under the data directory with its size and content hash; images (locked
+    /// exclusively by the running node) with size and modification time instead.
+    /// </summary>
     private static string Snapshot(string directory) =>
         string.Join('\n', Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
             .Order(StringComparer.Ordinal)
-            .Select(f => $"{Path.GetRelativePath(directory, f)} {new FileInfo(f).Length} " +
-                         Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f)))));
+            .Select(f => $"{Path.GetRelativePath(directory, f)} {new FileInfo(f).Length} " + (f.EndsWith(".img", StringComparison.Ordinal)
+                ? File.GetLastWriteTimeUtc(f).Ticks.ToString()
+                : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))))));
 }

@@ -103,7 +103,10 @@ public sealed partial class DeviceManager : IAsyncDisposable
         }
     }
 
-    /// <summary>Opens one configured device; never throws: a failure yields an offline device carrying the reason.</summary>
+    /// <summary>
+    /// Opens one configured device. A missing header or an image that cannot be opened yields an
+    /// offline device carrying the reason; a corrupt header or identity throws config_error.
+    /// </summary>
     private async Task<ManagedDevice> OpenAsync(DeviceConfig config)
     {
         DeviceIdentity identity;

@@ -76,7 +76,7 @@ public sealed partial class LibiscsiConformanceTests(ITestOutputHelper output)
 
             tests ??= Environment.GetEnvironmentVariable("TANDEM_CONFORMANCE_TESTS")
                 ?? string.Join(',', ScsiFamilies.Select(f => $"ALL.{f}"));
-            if (blockSize < BlockLimits.PhysicalBlockBytes)
+            if (provisioning == Provisioning.Thin && blockSize < BlockLimits.PhysicalBlockBytes)
             {
                 // GetLBAStatus.UnmapSingle unmaps [0, i) and queries LBA i+1, then expects the first
                 // descriptor to start at i + (logical blocks per physical block). SBC-3 §5.7 requires

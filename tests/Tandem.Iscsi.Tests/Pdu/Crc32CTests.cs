@@ -1,0 +1,54 @@
+using Tandem.Iscsi.Pdu;
+
+namespace Tandem.Iscsi.Tests.Pdu;
+
+/// <summary>RFC 3720 appendix B.4 CRC32C examples (the bytes as they travel, least significant first).</summary>
+public class Crc32CTests
+{
+    private static string Wire(uint digest)
+    {
+        var bytes = new byte[4];
+        Crc32C.Write(bytes, digest);
+        return Convert.ToHexStringLower(bytes);
+    }
+
+    [Fact]
+    public void ThirtyTwoZeroBytes() => Assert.Equal("aa36918a", Wire(Crc32C.Compute(new byte[32])));
+
+    [Fact]
+    public void ThirtyTwoOnesBytes() => Assert.Equal("43aba862", Wire(Crc32C.Compute(Enumerable.Repeat((byte)0xFF, 32).ToArray())));
+
+    [Fact]
+    public void IncrementingBytes() => Assert.Equal("4e79dd46", Wire(Crc32C.Compute(Enumerable.Range(0, 32).Select(i => (byte)i).ToArray())));
+
+    [Fact]
+    public void DecrementingBytes() => Assert.Equal("5cdb3f11", Wire(Crc32C.Compute(Enumerable.Range(0, 32).Select(i => (byte)(31 - i)).ToArray())));
+
+    [Fact]
+    public void IscsiReadCommandPdu()
+    {
+        byte[] pdu = Convert.FromHexString(
+            "01c00000000000000000000000000000" +
+            "14000000000004000000001400000018" +
+            "28000000000000000000000000000000");
+        Assert.Equal("563a96d9", Wire(Crc32C.Compute(pdu)));
+    }
+
+    [Fact]
+    public void AppendInPiecesMatchesOneShot()
+    {
+        byte[] data = Enumerable.Range(0, 1001).Select(i => (byte)(i * 7)).ToArray();
+        uint crc = Crc32C.Seed;
+        crc = Crc32C.Append(crc, data.AsSpan(0, 3));
+        crc = Crc32C.Append(crc, data.AsSpan(3, 500));
+        crc = Crc32C.Append(crc, data.AsSpan(503));
+        Assert.Equal(Crc32C.Compute(data), Crc32C.Finish(crc));
+    }
+
+    [Fact]
+    public void PaddedDigestCoversZeroPadding()
+    {
+        byte[] data = [1, 2, 3, 4, 5];
+        Assert.Equal(Crc32C.Compute([1, 2, 3, 4, 5, 0, 0, 0]), Crc32C.ComputePadded(data));
+    }
+}
