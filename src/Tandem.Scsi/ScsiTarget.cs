@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tandem.Scsi.Cdb;
@@ -78,21 +79,21 @@ public sealed class ScsiTarget : IScsiTarget
             return ValueTask.CompletedTask;
         }
 
-        if (!_units.TryGetValue(command.Lun, out var unit))
-        {
-            ExecuteWithoutUnit(command);
-            return ValueTask.CompletedTask;
-        }
-
-        if (command.Cdb[0] == OperationCode.ReportLuns)
-        {
-            ReportLuns.Execute(Luns, command);
-            return ValueTask.CompletedTask;
-        }
-
         ValueTask pending;
         try
         {
+            if (!_units.TryGetValue(command.Lun, out var unit))
+            {
+                ExecuteWithoutUnit(command);
+                return ValueTask.CompletedTask;
+            }
+            if (command.Cdb[0] == OperationCode.ReportLuns)
+            {
+                ReportLuns.Execute(Luns, command);
+                if (command.Status == ScsiStatus.Good)
+                    unit.GetNexusState(command.Nexus).Clear(SenseCodes.ReportedLunsDataHasChanged); // SPC-4 §6.33
+                return ValueTask.CompletedTask;
+            }
             pending = unit.ExecuteAsync(command, abort);
         }
         catch (Exception e)
@@ -103,6 +104,7 @@ public sealed class ScsiTarget : IScsiTarget
         return pending.IsCompletedSuccessfully ? ValueTask.CompletedTask : AwaitAsync(pending, command, abort);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask AwaitAsync(ValueTask pending, ScsiCommand command, CancellationToken abort)
     {
         try
@@ -118,7 +120,14 @@ public sealed class ScsiTarget : IScsiTarget
     /// <summary>SPC-4 §4.6.1 / SAM-5 §5.9: commands addressed to a LUN with no logical unit.</summary>
     private void ExecuteWithoutUnit(ScsiCommand command)
     {
-        switch (command.Cdb[0])
+        byte opcode = command.Cdb[0];
+        if (opcode is OperationCode.Inquiry or OperationCode.ReportLuns or OperationCode.RequestSense
+            && command.CdbLength < CdbReader.ExpectedLength(opcode))
+        {
+            SenseData.SetCheckCondition(command, SenseCodes.InvalidFieldInCdb, fieldPointer: FieldPointer.Cdb(0));
+            return;
+        }
+        switch (opcode)
         {
             case OperationCode.Inquiry:
                 Inquiry.ExecuteForMissingUnit(command);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Tandem.Iscsi.Commands;
 using Tandem.Iscsi.Pdu;
@@ -13,6 +14,7 @@ namespace Tandem.Iscsi.Connections;
 /// </summary>
 internal sealed partial class IscsiConnection
 {
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask OnScsiCommandAsync()
     {
         IscsiSession session = _session!;
@@ -190,6 +192,7 @@ internal sealed partial class IscsiConnection
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask OnDataOutAsync()
     {
         IscsiSession session = _session!;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
@@ -140,6 +141,7 @@ internal sealed partial class IscsiConnection : ICommandWindowSource
     // ---- reading ------------------------------------------------------------------------------
 
     /// <summary>Reads the BHS, AHS and header digest into <see cref="_header"/>. False on a clean end of stream.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReadHeaderAsync()
     {
         if (!await _reader.ReadAsync(_header.AsMemory(0, IscsiLimits.BhsLength), endOfStreamAllowed: true).ConfigureAwait(false))
@@ -159,6 +161,7 @@ internal sealed partial class IscsiConnection : ICommandWindowSource
     }
 
     /// <summary>Reads a data segment into <paramref name="destination"/>, then its padding and digest.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReadDataAsync(Memory<byte> destination)
     {
         int length = destination.Length;
@@ -179,6 +182,7 @@ internal sealed partial class IscsiConnection : ICommandWindowSource
     }
 
     /// <summary>Reads a data segment of a non-I/O PDU into the connection's scratch buffer.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadOnlyMemory<byte>> ReadControlDataAsync(int length)
     {
         if (length == 0)

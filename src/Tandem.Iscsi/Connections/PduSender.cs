@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Threading.Channels;
@@ -130,6 +131,7 @@ internal sealed class PduSender
         try { _socket.Close(); } catch (Exception) { }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask AppendAsync(Outbound item)
     {
         if (item.Control is ControlPdu control)
@@ -148,6 +150,7 @@ internal sealed class PduSender
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask EnsureRoomAsync()
     {
         if (_arenaUsed + MaxArenaPerPdu > ArenaSize || _segments.Count + 4 > MaxSegments)
@@ -200,6 +203,7 @@ internal sealed class PduSender
         AppendArenaHeader();
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask AppendTaskResponseAsync(ScsiTask task)
     {
         try
@@ -213,6 +217,7 @@ internal sealed class PduSender
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask AppendTaskPdusAsync(ScsiTask task)
     {
         ScsiCommand command = task.Command;
@@ -367,6 +372,7 @@ internal sealed class PduSender
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FlushAsync()
     {
         if (_segments.Count > 0)

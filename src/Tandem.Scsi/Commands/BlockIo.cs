@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
 using Tandem.Scsi.LogicalUnits;
 using Tandem.Scsi.Sense;
 using Tandem.Scsi.Transport;
@@ -37,38 +36,39 @@ public static class BlockIo
 
     /// <summary>
     /// Reads <paramref name="blocks"/> blocks into DataIn. TransferLength is the full amount the
-    /// CDB asks for; when the initiator's buffer is shorter only what fits is read.
+    /// CDB asks for; when the initiator's buffer is shorter only what fits is read. Returns the
+    /// device's own ValueTask when the buffer is whole, so a synchronous device costs nothing.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public static async ValueTask ReadAsync(ScsiLogicalUnit unit, ScsiCommand command, long lba, int blocks, CancellationToken cancellationToken)
+    public static ValueTask ReadAsync(ScsiLogicalUnit unit, ScsiCommand command, long lba, int blocks, CancellationToken cancellationToken)
+    {
+        int bytes = blocks * unit.Device.BlockSize;
+        command.TransferLength = bytes;
+        if (bytes == 0)
+            return ValueTask.CompletedTask;
+        if (command.DataIn.Length >= bytes)
+            return unit.Device.ReadAsync(lba, command.DataIn[..bytes], cancellationToken);
+        return ReadPartialAsync(unit, command, lba, cancellationToken);
+    }
+
+    private static async ValueTask ReadPartialAsync(ScsiLogicalUnit unit, ScsiCommand command, long lba, CancellationToken cancellationToken)
     {
         int blockSize = unit.Device.BlockSize;
-        int bytes = blocks * blockSize;
-        command.TransferLength = bytes;
         var dataIn = command.DataIn;
-        if (dataIn.Length >= bytes)
-        {
-            if (bytes > 0)
-                await unit.Device.ReadAsync(lba, dataIn[..bytes], cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
         int wholeBlocks = dataIn.Length / blockSize;
         if (wholeBlocks > 0)
             await unit.Device.ReadAsync(lba, dataIn[..(wholeBlocks * blockSize)], cancellationToken).ConfigureAwait(false);
         int tail = dataIn.Length - wholeBlocks * blockSize;
-        if (tail > 0)
+        if (tail == 0)
+            return;
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(blockSize);
+        try
         {
-            byte[] scratch = ArrayPool<byte>.Shared.Rent(blockSize);
-            try
-            {
-                await unit.Device.ReadAsync(lba + wholeBlocks, scratch.AsMemory(0, blockSize), cancellationToken).ConfigureAwait(false);
-                scratch.AsSpan(0, tail).CopyTo(dataIn.Span[(wholeBlocks * blockSize)..]);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(scratch);
-            }
+            await unit.Device.ReadAsync(lba + wholeBlocks, scratch.AsMemory(0, blockSize), cancellationToken).ConfigureAwait(false);
+            scratch.AsSpan(0, tail).CopyTo(dataIn.Span[(wholeBlocks * blockSize)..]);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
         }
     }
 
@@ -76,24 +76,61 @@ public static class BlockIo
     /// Writes the whole blocks of DataOut that the CDB covers. TransferLength is what the CDB asks
     /// for; when the initiator sent less (iSCSI EDTL below the SCSI transfer length) only the
     /// blocks actually received are written, which is what libiscsi's residual tests expect.
+    /// Completes synchronously, without allocating, when the device does.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public static async ValueTask WriteAsync(ScsiLogicalUnit unit, ScsiCommand command, long lba, int blocks, bool forceUnitAccess, CancellationToken cancellationToken)
+    public static ValueTask WriteAsync(ScsiLogicalUnit unit, ScsiCommand command, long lba, int blocks, bool forceUnitAccess, CancellationToken cancellationToken)
     {
         int blockSize = unit.Device.BlockSize;
         int bytes = blocks * blockSize;
         command.TransferLength = bytes;
         int received = Math.Min(bytes, command.DataOut.Length) / blockSize * blockSize;
         if (received == 0)
-            return;
-        await unit.WriteGate.EnterSharedAsync(cancellationToken).ConfigureAwait(false);
+            return ValueTask.CompletedTask;
+        var gate = unit.WriteGate;
+        var enter = gate.EnterSharedAsync(cancellationToken);
+        if (!enter.IsCompletedSuccessfully)
+            return WriteAfterGateAsync(unit, enter, lba, command.DataOut[..received], unit.WriteFlagsFor(forceUnitAccess), cancellationToken);
+        ValueTask write;
         try
         {
-            await unit.Device.WriteAsync(lba, command.DataOut[..received], unit.WriteFlagsFor(forceUnitAccess), cancellationToken).ConfigureAwait(false);
+            write = unit.Device.WriteAsync(lba, command.DataOut[..received], unit.WriteFlagsFor(forceUnitAccess), cancellationToken);
+        }
+        catch
+        {
+            gate.ExitShared();
+            throw;
+        }
+        if (write.IsCompletedSuccessfully)
+        {
+            write.GetAwaiter().GetResult();
+            gate.ExitShared();
+            return ValueTask.CompletedTask;
+        }
+        return CompleteWriteAsync(gate, write);
+    }
+
+    private static async ValueTask WriteAfterGateAsync(ScsiLogicalUnit unit, ValueTask enter, long lba, ReadOnlyMemory<byte> data, Tandem.Storage.WriteFlags flags, CancellationToken cancellationToken)
+    {
+        await enter.ConfigureAwait(false);
+        try
+        {
+            await unit.Device.WriteAsync(lba, data, flags, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             unit.WriteGate.ExitShared();
+        }
+    }
+
+    private static async ValueTask CompleteWriteAsync(WriteGate gate, ValueTask write)
+    {
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        finally
+        {
+            gate.ExitShared();
         }
     }
 

@@ -40,7 +40,7 @@ public static class GetLbaStatus
         try
         {
             int count = 0;
-            long next = (long)lba;
+            long next = FirstDescribedLba((long)lba, unit.Device.BlockSize, capacity);
             while (count < wanted && next < capacity)
             {
                 var extent = await unit.Device.GetLbaStatusAsync(next, cancellationToken).ConfigureAwait(false);
@@ -61,5 +61,19 @@ public static class GetLbaStatus
         {
             Respond.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// Where the first descriptor starts. Provisioning is tracked per physical block (4096 bytes,
+    /// the unit the file system can deallocate), so on a 512-byte device a query that starts
+    /// inside a physical block is answered from the next physical block boundary: libiscsi's
+    /// GetLBAStatus.UnmapSingle expects exactly that of a device with 8 logical blocks per
+    /// physical block. Aligned queries (every query on a 4096-byte device) start where asked.
+    /// </summary>
+    private static long FirstDescribedLba(long lba, int blockSize, long capacity)
+    {
+        long perPhysical = 1L << BlockLimits.LogicalPerPhysicalExponent(blockSize);
+        long aligned = (lba + perPhysical - 1) / perPhysical * perPhysical;
+        return aligned < capacity ? aligned : lba;
     }
 }

@@ -68,9 +68,15 @@ public static class Inquiry
     public static void ExecuteForMissingUnit(ScsiCommand command)
     {
         ReadOnlySpan<byte> cdb = command.Cdb;
-        if ((cdb[1] & 0x01) != 0 || cdb[2] != 0 || (cdb[1] & 0xFE) != 0)
+        // No logical unit, no vital product data: only the standard page is answered.
+        if (cdb[1] != 0)
         {
-            Respond.InvalidCdbField(command, (cdb[1] & 0x01) != 0 ? 1 : 2);
+            Respond.InvalidCdbField(command, 1);
+            return;
+        }
+        if (cdb[2] != 0)
+        {
+            Respond.InvalidCdbField(command, 2);
             return;
         }
         Span<byte> data = stackalloc byte[StandardLength];

@@ -15,6 +15,11 @@ public static class ReportLuns
     public static void Execute(IReadOnlyCollection<ulong> luns, ScsiCommand command)
     {
         ReadOnlySpan<byte> cdb = command.Cdb;
+        if (cdb.Length < 12)
+        {
+            Respond.InvalidCdbField(command, 0);
+            return;
+        }
         byte selectReport = cdb[2];
         if (selectReport > 0x02)
         {

@@ -7,7 +7,7 @@ namespace Tandem.Scsi.LogicalUnits;
 /// What one logical unit keeps for one I_T nexus: its queue of pending unit attention
 /// conditions (SAM-5 §5.14) and whether it prevents medium removal.
 /// </summary>
-public sealed class NexusState(ITNexus nexus)
+public sealed class NexusState(ITNexus nexus, UnitAttentionCounter counter)
 {
     /// <summary>Implementation limit: UAs queued per I_T_L nexus; SAM-5 lets a target drop the excess.</summary>
     public const int MaxPendingUnitAttentions = 16;
@@ -39,7 +39,7 @@ public sealed class NexusState(ITNexus nexus)
             if (_pending.Count >= MaxPendingUnitAttentions)
                 _pending.RemoveAt(_pending.Count - 1);
             _pending.Add(code);
-            _pendingCount = _pending.Count;
+            SetCount(_pending.Count);
         }
     }
 
@@ -55,8 +55,20 @@ public sealed class NexusState(ITNexus nexus)
             }
             code = _pending[0];
             _pending.RemoveAt(0);
-            _pendingCount = _pending.Count;
+            SetCount(_pending.Count);
             return true;
+        }
+    }
+
+    /// <summary>Drops one kind of pending unit attention (REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED).</summary>
+    public void Clear(SenseCode code)
+    {
+        if (_pendingCount == 0)
+            return;
+        lock (_lock)
+        {
+            if (_pending.Remove(code))
+                SetCount(_pending.Count);
         }
     }
 
@@ -72,7 +84,32 @@ public sealed class NexusState(ITNexus nexus)
         lock (_lock)
         {
             _pending.Clear();
-            _pendingCount = 0;
+            SetCount(0);
         }
     }
+
+    /// <summary>Keeps the logical unit's count of nexuses with pending UAs in step (caller holds the lock).</summary>
+    private void SetCount(int count)
+    {
+        if (count > 0 && _pendingCount == 0)
+            counter.Increment();
+        else if (count == 0 && _pendingCount > 0)
+            counter.Decrement();
+        _pendingCount = count;
+    }
+}
+
+/// <summary>
+/// How many nexuses of a logical unit have unit attentions pending: zero almost always, which
+/// lets the command path skip the per-nexus lookup entirely.
+/// </summary>
+public sealed class UnitAttentionCounter
+{
+    private int _value;
+
+    public bool Any => Volatile.Read(ref _value) != 0;
+
+    internal void Increment() => Interlocked.Increment(ref _value);
+
+    internal void Decrement() => Interlocked.Decrement(ref _value);
 }

@@ -22,6 +22,7 @@ namespace Tandem.Scsi.LogicalUnits;
 public sealed class ScsiLogicalUnit
 {
     private readonly ConcurrentDictionary<ITNexus, NexusState> _nexuses = new();
+    private readonly UnitAttentionCounter _unitAttentions = new();
     private readonly ILogger _logger;
     private volatile bool _writeCacheEnabled;
     private volatile bool _softwareWriteProtect;
@@ -60,11 +61,15 @@ public sealed class ScsiLogicalUnit
 
     public bool IsThinProvisioned => Device.IsThinProvisioned;
 
-    /// <summary>Current WCE bit of the caching mode page.</summary>
+    /// <summary>
+    /// Current WCE bit of the caching mode page. Initiators change it with MODE SELECT; the node
+    /// may change it too (a write-back device falling back to write-through) — then call
+    /// <see cref="RaiseUnitAttention"/> with MODE PARAMETERS CHANGED so initiators re-read it.
+    /// </summary>
     public bool WriteCacheEnabled
     {
         get => _writeCacheEnabled;
-        internal set => _writeCacheEnabled = value;
+        set => _writeCacheEnabled = value;
     }
 
     /// <summary>Current SWP bit of the control mode page (software write protect).</summary>
@@ -99,7 +104,7 @@ public sealed class ScsiLogicalUnit
 
     /// <summary>Per-nexus state, created on first sight of the nexus.</summary>
     public NexusState GetNexusState(ITNexus nexus) =>
-        _nexuses.TryGetValue(nexus, out var state) ? state : _nexuses.GetOrAdd(nexus, static n => new NexusState(n));
+        _nexuses.TryGetValue(nexus, out var state) ? state : _nexuses.GetOrAdd(nexus, static (n, counter) => new NexusState(n, counter), _unitAttentions);
 
     /// <summary>Nexuses this logical unit knows.</summary>
     public IEnumerable<NexusState> NexusStates => _nexuses.Values;
@@ -108,7 +113,8 @@ public sealed class ScsiLogicalUnit
 
     internal void OnNexusLost(ITNexus nexus)
     {
-        _nexuses.TryRemove(nexus, out _);
+        if (_nexuses.TryRemove(nexus, out var state))
+            state.ClearUnitAttentions();
         Reservations.OnNexusLost(nexus);
     }
 
@@ -190,7 +196,7 @@ public sealed class ScsiLogicalUnit
 
     private bool ReportUnitAttention(ScsiCommand command)
     {
-        if (!_nexuses.TryGetValue(command.Nexus, out var state) || !state.HasUnitAttention)
+        if (!_unitAttentions.Any || !_nexuses.TryGetValue(command.Nexus, out var state) || !state.HasUnitAttention)
             return false;
         if (!state.TryTake(out var code))
             return false;

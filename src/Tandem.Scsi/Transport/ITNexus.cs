@@ -18,9 +18,23 @@ public sealed record ITNexus(
     ushort RelativeTargetPortId,
     ushort TargetPortGroupId)
 {
+    private string? _initiatorPortName;
+    private string? _targetPortName;
+
+    /// <summary>Copy constructor used by <c>with</c>: copies the identity, not the cached port names.</summary>
+    private ITNexus(ITNexus original)
+    {
+        InitiatorName = original.InitiatorName;
+        Isid = original.Isid;
+        TargetName = original.TargetName;
+        PortalGroupTag = original.PortalGroupTag;
+        RelativeTargetPortId = original.RelativeTargetPortId;
+        TargetPortGroupId = original.TargetPortGroupId;
+    }
+
     /// <summary>iSCSI initiator port name as RFC 7143 §4.2.7 (and SPC TransportID format 01b) spell it.</summary>
-    public string InitiatorPortName { get; } = $"{InitiatorName},i,0x{Isid:x12}";
+    public string InitiatorPortName => _initiatorPortName ??= $"{InitiatorName},i,0x{Isid:x12}";
 
     /// <summary>iSCSI target port name.</summary>
-    public string TargetPortName { get; } = $"{TargetName},t,0x{PortalGroupTag:x4}";
+    public string TargetPortName => _targetPortName ??= $"{TargetName},t,0x{PortalGroupTag:x4}";
 }
