@@ -61,7 +61,6 @@ public sealed class IscsiServer : IAsyncDisposable
                 {
                     if (portal.AddressFamily == AddressFamily.InterNetworkV6)
                         listener.DualMode = false; // [::] and 0.0.0.0 may both be portals
-                    listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
                     listener.Bind(portal);
                     listener.Listen(ListenBacklog);
                 }

@@ -288,11 +288,11 @@ internal sealed partial class IscsiConnection
                 return false;
         }
 
+        // With one connection per session, a successful logout ends the session. End it before
+        // answering: once the initiator sees the Logout Response it may act through another
+        // session, which must already find this nexus gone (e.g. its RESERVE(6) released).
         if (code == LogoutResponseCode.Success)
-        {
-            try { await session.AbortTasks(_ => true, out _).WaitAsync(IscsiLimits.TaskDrainTimeout).ConfigureAwait(false); }
-            catch (TimeoutException) { _logger.LogDebug("{Remote}: logout with SCSI commands still running", RemoteEndPoint); }
-        }
+            await session.TerminateAsync().ConfigureAwait(false);
         if (verdict == CmdSnVerdict.Sequenced)
             session.ReleaseWindowSlot();
 

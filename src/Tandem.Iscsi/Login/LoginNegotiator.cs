@@ -213,52 +213,52 @@ internal sealed class LoginNegotiator
             switch (key)
             {
                 case "AuthMethod":
-                {
-                    string[] offered = value.Split(',');
-                    string choice = _requiredChap is not null
-                        ? (offered.Contains("CHAP") ? "CHAP" : TextValues.Reject)
-                        : (offered.Contains(TextValues.None) ? TextValues.None : TextValues.Reject);
-                    answers.Add(new(key, choice));
-                    if (choice == TextValues.Reject)
-                        return LoginStatus.AuthenticationFailure;
-                    if (choice == "CHAP")
-                        _authState = AuthState.WaitingForAlgorithm;
-                    break;
-                }
+                    {
+                        string[] offered = value.Split(',');
+                        string choice = _requiredChap is not null
+                            ? (offered.Contains("CHAP") ? "CHAP" : TextValues.Reject)
+                            : (offered.Contains(TextValues.None) ? TextValues.None : TextValues.Reject);
+                        answers.Add(new(key, choice));
+                        if (choice == TextValues.Reject)
+                            return LoginStatus.AuthenticationFailure;
+                        if (choice == "CHAP")
+                            _authState = AuthState.WaitingForAlgorithm;
+                        break;
+                    }
                 case "CHAP_A":
-                {
-                    if (_authState != AuthState.WaitingForAlgorithm)
-                        return LoginStatus.InitiatorError;
-                    ChapAlgorithm? chosen = null;
-                    foreach (string candidate in value.Split(','))
                     {
-                        if (Chap.TryParseAlgorithm(candidate, out ChapAlgorithm a)) { chosen = a; break; }
+                        if (_authState != AuthState.WaitingForAlgorithm)
+                            return LoginStatus.InitiatorError;
+                        ChapAlgorithm? chosen = null;
+                        foreach (string candidate in value.Split(','))
+                        {
+                            if (Chap.TryParseAlgorithm(candidate, out ChapAlgorithm a)) { chosen = a; break; }
+                        }
+                        if (chosen is null)
+                        {
+                            answers.Add(new(key, TextValues.Reject));
+                            return LoginStatus.AuthenticationFailure;
+                        }
+                        _chapAlgorithm = chosen.Value;
+                        _chapIdentifier = (byte)Random.Shared.Next(256);
+                        _chapChallenge = _challenges.NewChallenge(Chap.ChallengeLength(_chapAlgorithm));
+                        answers.Add(new("CHAP_A", ((int)_chapAlgorithm).ToString(CultureInfo.InvariantCulture)));
+                        answers.Add(new("CHAP_I", _chapIdentifier.ToString(CultureInfo.InvariantCulture)));
+                        answers.Add(new("CHAP_C", TextParameters.FormatHex(_chapChallenge)));
+                        _authState = AuthState.WaitingForResponse;
+                        break;
                     }
-                    if (chosen is null)
-                    {
-                        answers.Add(new(key, TextValues.Reject));
-                        return LoginStatus.AuthenticationFailure;
-                    }
-                    _chapAlgorithm = chosen.Value;
-                    _chapIdentifier = (byte)Random.Shared.Next(256);
-                    _chapChallenge = _challenges.NewChallenge(Chap.ChallengeLength(_chapAlgorithm));
-                    answers.Add(new("CHAP_A", ((int)_chapAlgorithm).ToString(CultureInfo.InvariantCulture)));
-                    answers.Add(new("CHAP_I", _chapIdentifier.ToString(CultureInfo.InvariantCulture)));
-                    answers.Add(new("CHAP_C", TextParameters.FormatHex(_chapChallenge)));
-                    _authState = AuthState.WaitingForResponse;
-                    break;
-                }
                 case "CHAP_N": chapN = value; break;
                 case "CHAP_R": chapR = value; break;
                 case "CHAP_I": chapI = value; break;
                 case "CHAP_C": chapC = value; break;
                 default:
-                {
-                    string? answer = OperationalKeyNegotiator.Answer(key, value, IsDiscovery, Parameters);
-                    if (answer is not null)
-                        answers.Add(new(key, answer));
-                    break;
-                }
+                    {
+                        string? answer = OperationalKeyNegotiator.Answer(key, value, IsDiscovery, Parameters);
+                        if (answer is not null)
+                            answers.Add(new(key, answer));
+                        break;
+                    }
             }
         }
 

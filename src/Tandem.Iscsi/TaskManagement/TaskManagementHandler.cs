@@ -28,51 +28,51 @@ internal static class TaskManagementHandler
         switch (request.Function)
         {
             case TaskManagementFunction.AbortTask:
-            {
-                if (!session.HasActiveTask(request.ReferencedTaskTag, out _))
-                    return TaskManagementResponse.TaskDoesNotExist;
-                await Drain(session.AbortTasks(t => t.InitiatorTaskTag == request.ReferencedTaskTag, out _), logger).ConfigureAwait(false);
-                return TaskManagementResponse.FunctionComplete;
-            }
-            case TaskManagementFunction.AbortTaskSet:
-            {
-                if (!target.Luns.Contains(lun))
-                    return TaskManagementResponse.LunDoesNotExist;
-                await Drain(session.AbortTasks(t => t.Lun == lun, out _), logger).ConfigureAwait(false);
-                return TaskManagementResponse.FunctionComplete;
-            }
-            case TaskManagementFunction.ClearTaskSet:
-            {
-                if (!target.Luns.Contains(lun))
-                    return TaskManagementResponse.LunDoesNotExist;
-                var waits = new List<Task>();
-                var victims = new List<IscsiSession>();
-                foreach (IscsiSession other in server.Registry.ForTarget(session.Target!.Name))
                 {
-                    waits.Add(other.AbortTasks(t => t.Lun == lun, out int count));
-                    if (!ReferenceEquals(other, session) && count > 0)
-                        victims.Add(other);
+                    if (!session.HasActiveTask(request.ReferencedTaskTag, out _))
+                        return TaskManagementResponse.TaskDoesNotExist;
+                    await Drain(session.AbortTasks(t => t.InitiatorTaskTag == request.ReferencedTaskTag, out _), logger).ConfigureAwait(false);
+                    return TaskManagementResponse.FunctionComplete;
                 }
-                await Drain(Task.WhenAll(waits), logger).ConfigureAwait(false);
-                foreach (IscsiSession victim in victims)
-                    Notify(logger, () => target.TasksClearedByAnotherInitiator(lun, requester, victim.Nexus!));
-                return TaskManagementResponse.FunctionComplete;
-            }
+            case TaskManagementFunction.AbortTaskSet:
+                {
+                    if (!target.Luns.Contains(lun))
+                        return TaskManagementResponse.LunDoesNotExist;
+                    await Drain(session.AbortTasks(t => t.Lun == lun, out _), logger).ConfigureAwait(false);
+                    return TaskManagementResponse.FunctionComplete;
+                }
+            case TaskManagementFunction.ClearTaskSet:
+                {
+                    if (!target.Luns.Contains(lun))
+                        return TaskManagementResponse.LunDoesNotExist;
+                    var waits = new List<Task>();
+                    var victims = new List<IscsiSession>();
+                    foreach (IscsiSession other in server.Registry.ForTarget(session.Target!.Name))
+                    {
+                        waits.Add(other.AbortTasks(t => t.Lun == lun, out int count));
+                        if (!ReferenceEquals(other, session) && count > 0)
+                            victims.Add(other);
+                    }
+                    await Drain(Task.WhenAll(waits), logger).ConfigureAwait(false);
+                    foreach (IscsiSession victim in victims)
+                        Notify(logger, () => target.TasksClearedByAnotherInitiator(lun, requester, victim.Nexus!));
+                    return TaskManagementResponse.FunctionComplete;
+                }
             case TaskManagementFunction.LogicalUnitReset:
-            {
-                if (!target.Luns.Contains(lun))
-                    return TaskManagementResponse.LunDoesNotExist;
-                await AbortInTarget(server, session, t => t.Lun == lun, logger).ConfigureAwait(false);
-                Notify(logger, () => target.LogicalUnitReset(lun, requester));
-                return TaskManagementResponse.FunctionComplete;
-            }
+                {
+                    if (!target.Luns.Contains(lun))
+                        return TaskManagementResponse.LunDoesNotExist;
+                    await AbortInTarget(server, session, t => t.Lun == lun, logger).ConfigureAwait(false);
+                    Notify(logger, () => target.LogicalUnitReset(lun, requester));
+                    return TaskManagementResponse.FunctionComplete;
+                }
             case TaskManagementFunction.TargetWarmReset:
             case TaskManagementFunction.TargetColdReset:
-            {
-                await AbortInTarget(server, session, _ => true, logger).ConfigureAwait(false);
-                Notify(logger, () => target.TargetReset(requester));
-                return TaskManagementResponse.FunctionComplete;
-            }
+                {
+                    await AbortInTarget(server, session, _ => true, logger).ConfigureAwait(false);
+                    Notify(logger, () => target.TargetReset(requester));
+                    return TaskManagementResponse.FunctionComplete;
+                }
             case TaskManagementFunction.TaskReassign:
                 return TaskManagementResponse.TaskAllegianceReassignmentNotSupported; // ErrorRecoveryLevel < 2
             case TaskManagementFunction.ClearAca:

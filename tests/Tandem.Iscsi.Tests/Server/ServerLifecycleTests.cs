@@ -97,3 +97,23 @@ public class ServerLifecycleTests
         fixture.Scsi.WriteGate.SetResult();
     }
 }
+
+public class RestartTests
+{
+    [Fact]
+    public async Task RestartOnTheSamePortAfterConnections()
+    {
+        ServerFixture first = await ServerFixture.StartAsync();
+        IPEndPoint endPoint = first.EndPoint;
+        await using (TestInitiator initiator = await first.LoginAsync())
+        {
+            Assert.Equal(0, (await initiator.TestUnitReadyAsync()).Status);
+            await initiator.LogoutAsync();
+        }
+        await first.DisposeAsync();
+        await using var again = new IscsiServer(first.Catalog, new IscsiServerOptions());
+        await again.StartAsync([endPoint]);
+        await using TestInitiator second = await TestInitiator.ConnectAsync(endPoint);
+        await second.LoginAsync(ServerFixture.TargetName);
+    }
+}

@@ -78,28 +78,28 @@ public sealed class RamScsiTarget : IScsiTarget
                 Inquiry(command, cdb);
                 break;
             case 0xA0: // REPORT LUNS
-            {
-                var reply = new byte[16];
-                BinaryPrimitives.WriteUInt32BigEndian(reply, 8);
-                Reply(command, reply, (int)BinaryPrimitives.ReadUInt32BigEndian(cdb[6..]));
-                break;
-            }
+                {
+                    var reply = new byte[16];
+                    BinaryPrimitives.WriteUInt32BigEndian(reply, 8);
+                    Reply(command, reply, (int)BinaryPrimitives.ReadUInt32BigEndian(cdb[6..]));
+                    break;
+                }
             case 0x25: // READ CAPACITY 10
-            {
-                var reply = new byte[8];
-                BinaryPrimitives.WriteUInt32BigEndian(reply, (uint)(BlockCount - 1));
-                BinaryPrimitives.WriteUInt32BigEndian(reply.AsSpan(4), BlockSize);
-                Reply(command, reply, 8);
-                break;
-            }
+                {
+                    var reply = new byte[8];
+                    BinaryPrimitives.WriteUInt32BigEndian(reply, (uint)(BlockCount - 1));
+                    BinaryPrimitives.WriteUInt32BigEndian(reply.AsSpan(4), BlockSize);
+                    Reply(command, reply, 8);
+                    break;
+                }
             case 0x9E when (cdb[1] & 0x1F) == 0x10: // READ CAPACITY 16
-            {
-                var reply = new byte[32];
-                BinaryPrimitives.WriteUInt64BigEndian(reply, (ulong)(BlockCount - 1));
-                BinaryPrimitives.WriteUInt32BigEndian(reply.AsSpan(8), BlockSize);
-                Reply(command, reply, (int)BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]));
-                break;
-            }
+                {
+                    var reply = new byte[32];
+                    BinaryPrimitives.WriteUInt64BigEndian(reply, (ulong)(BlockCount - 1));
+                    BinaryPrimitives.WriteUInt32BigEndian(reply.AsSpan(8), BlockSize);
+                    Reply(command, reply, (int)BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]));
+                    break;
+                }
             case 0x1A: // MODE SENSE 6
                 Reply(command, [3, 0, 0, 0], cdb[4]);
                 break;

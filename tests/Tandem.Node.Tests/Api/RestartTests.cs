@@ -139,7 +139,7 @@ public class RestartTests
         Assert.Equal(HttpStatusCode.OK, (await first.Http.GetAsync("api/v1/node")).StatusCode);
     }
 
-    [Fact(Skip = "Tandem.Iscsi binds portals with ReuseAddress, which on Linux also sets SO_REUSEPORT: a second node binds the same portal silently. Unskip when IscsiServer stops setting it.")]
+    [Fact]
     public async Task Iscsi_portal_bind_failure_names_the_address()
     {
         await using var first = await TestNode.StartAsync();
