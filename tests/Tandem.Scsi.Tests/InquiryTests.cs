@@ -76,7 +76,7 @@ public sealed class InquiryTests
     public async Task Device_identification_has_naa_port_group_relative_port_and_target_name()
     {
         await using var h = new ScsiHarness();
-        var nexus = A with { RelativeTargetPortId = 7, TargetPortGroupId = 3 };
+        var nexus = A.WithTargetPort(relativeTargetPortId: 7, targetPortGroupId: 3);
         var data = (await h.RunAsync(Inquiry(evpd: true, page: 0x83), dataIn: 1024, nexus: nexus)).Good().Data;
         var designators = new List<(int Association, int Type, byte[] Value)>();
         for (int at = 4; at < data.Length;)

@@ -1,3 +1,4 @@
+using Tandem.Scsi.Transport;
 using System.Buffers.Binary;
 using Tandem.Scsi.Alua;
 using Tandem.Scsi.LogicalUnits;
@@ -13,7 +14,7 @@ public sealed class UnitAttentionAndAluaTests
     public async Task A_new_nexus_starts_without_a_unit_attention()
     {
         await using var h = new ScsiHarness();
-        var c = A with { Isid = 99 };
+        var c = new ITNexus(A.InitiatorName, 99, A.TargetName, A.PortalGroupTag, A.RelativeTargetPortId, A.TargetPortGroupId);
         h.Target.NexusCreated(c);
         (await h.RunAsync(TestUnitReady, nexus: c)).Good();
     }
@@ -106,7 +107,7 @@ public sealed class UnitAttentionAndAluaTests
     {
         var alua = AluaGroups.TwoNodes();
         await using var h = new ScsiHarness(options: new LogicalUnitOptions { Alua = alua });
-        var viaNode2 = A with { TargetPortGroupId = 2, RelativeTargetPortId = 2 };
+        var viaNode2 = A.WithTargetPort(relativeTargetPortId: 2, targetPortGroupId: 2);
         h.Target.NexusCreated(viaNode2);
         Assert.True(alua.SetState(2, state));
         var expected = new SenseCode(SenseKey.NotReady, 0x04, ascq);

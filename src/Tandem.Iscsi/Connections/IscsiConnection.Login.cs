@@ -152,7 +152,7 @@ internal sealed partial class IscsiConnection
         IscsiSession? previous = registry.FindByInitiatorPort(initiator, login.Isid, target.Name);
         if (previous is not null)
         {
-            _logger.LogDebug("{Remote}: reinstating session {Tsih} of {Initiator}", RemoteEndPoint, previous.Tsih, initiator);
+            _logger.LogInformation("{Remote}: reinstating session {Tsih} of {Initiator}", RemoteEndPoint, previous.Tsih, initiator);
             previous.Connection?.Abort();
             await previous.TerminateAsync().ConfigureAwait(false);
         }
@@ -173,6 +173,7 @@ internal sealed partial class IscsiConnection
         {
             _logger.LogWarning(ex, "NexusCreated failed for {Nexus}", nexus.InitiatorPortName);
         }
+        _logger.LogInformation("session {Tsih}: {Initiator} logged in to {Target} from {Remote}", session.Tsih, nexus.InitiatorPortName, target.Name, RemoteEndPoint);
         return (LoginStatus.Success, session);
     }
 }

@@ -273,7 +273,7 @@ internal sealed partial class IscsiConnection : ICommandWindowSource
                 {
                     if (now - _pingSentTicks >= (long)timeout.TotalMilliseconds)
                     {
-                        _logger.LogDebug("{Remote}: no answer to NOP-In within {Timeout}, dropping the connection", RemoteEndPoint, timeout);
+                        _logger.LogWarning("{Remote}: no answer to NOP-In within {Timeout}, dropping the connection", RemoteEndPoint, timeout);
                         Abort();
                         return;
                     }

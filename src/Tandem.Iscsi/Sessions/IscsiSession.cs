@@ -412,21 +412,6 @@ internal sealed class IscsiSession : ICommandWindowSource
         return running.Count == 0 ? Task.CompletedTask : Task.WhenAll(running);
     }
 
-    /// <summary>Finds a task by tag for ABORT TASK; null when it is unknown or already completed.</summary>
-    public bool HasActiveTask(uint initiatorTaskTag, out ulong lun)
-    {
-        lock (_sync)
-        {
-            if (_tasks.TryGetValue(initiatorTaskTag, out ScsiTask? task) && !task.ResponseQueued && !task.Aborted)
-            {
-                lun = task.Lun;
-                return true;
-            }
-            lun = 0;
-            return false;
-        }
-    }
-
     public bool HasTasksOnLun(ulong lun)
     {
         lock (_sync)
@@ -475,6 +460,8 @@ internal sealed class IscsiSession : ICommandWindowSource
             try { Target.Scsi.NexusLost(Nexus); }
             catch (Exception ex) { _logger.LogWarning(ex, "NexusLost failed for {Nexus}", Nexus.InitiatorPortName); }
         }
+        if (Nexus is not null && Target is not null)
+            _logger.LogInformation("session {Tsih}: {Initiator} left {Target}", Tsih, Nexus.InitiatorPortName, Target.Name);
         Ended?.Invoke(this);
     }
 }

@@ -29,9 +29,13 @@ internal static class TaskManagementHandler
         {
             case TaskManagementFunction.AbortTask:
                 {
-                    if (!session.HasActiveTask(request.ReferencedTaskTag, out _))
+                    // Decided under the session lock by AbortTasks itself: a task whose response was
+                    // queued a moment ago is not aborted, and the initiator hears "does not exist"
+                    // (it will see the task's status), never both a status and "function complete".
+                    Task aborted = session.AbortTasks(t => t.InitiatorTaskTag == request.ReferencedTaskTag, out int count);
+                    if (count == 0)
                         return TaskManagementResponse.TaskDoesNotExist;
-                    await Drain(session.AbortTasks(t => t.InitiatorTaskTag == request.ReferencedTaskTag, out _), logger).ConfigureAwait(false);
+                    await Drain(aborted, logger).ConfigureAwait(false);
                     return TaskManagementResponse.FunctionComplete;
                 }
             case TaskManagementFunction.AbortTaskSet:
