@@ -239,9 +239,21 @@ internal static class ServeCommand
         await o.WriteLineAsync($"               iscsiadm -m node -T {device.TargetName} -p {portal} --login");
         await o.WriteLineAsync($"  QEMU:        qemu-img info {url}");
         await o.WriteLineAsync($"  API:         http://{ReachableAddress(node.ApiEndpoint)} (user admin, password in {node.Data.AdminSecretPath})");
-        await o.WriteLineAsync($"  CLI:         tandem device list --server {ReachableAddress(node.ApiEndpoint)}");
+        await o.WriteLineAsync($"  CLI:         {HowToRunTandem()} device list --server {ReachableAddress(node.ApiEndpoint)}");
         if (device.Error is not null)
             await o.WriteLineAsync($"  warning: the demo device is offline: {device.Error}");
+    }
+
+    /// <summary>
+    /// The command line that runs this same CLI: `tandem` when installed as an apphost, or
+    /// `dotnet …/tandem.dll` when started through the dotnet host (as scripts/demo.sh does).
+    /// </summary>
+    private static string HowToRunTandem()
+    {
+        var host = Environment.ProcessPath;
+        if (host is not null && Path.GetFileNameWithoutExtension(host) == "dotnet")
+            return $"dotnet {typeof(ServeCommand).Assembly.Location}";
+        return host ?? "tandem";
     }
 
     /// <summary>A wildcard listen address is not something to connect to; show loopback instead.</summary>
