@@ -32,9 +32,15 @@ TANDEM="dotnet src/Tandem.Cli/bin/Release/net10.0/tandem.dll"
 
 rm -rf "$OUT"; mkdir -p "$OUT/images"
 TGT_PID=""; TANDEM_PID=""
+stop() { # pid: SIGTERM, then SIGKILL if it is still there after 5 s (tgtd may ignore SIGTERM)
+  [ -n "$1" ] || return 0
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+}
 cleanup() {
-  [ -n "$TGT_PID" ] && kill "$TGT_PID" 2>/dev/null || true
-  [ -n "$TANDEM_PID" ] && kill "$TANDEM_PID" 2>/dev/null || true
+  stop "$TGT_PID"
+  stop "$TANDEM_PID"
   wait 2>/dev/null || true
   rm -rf "$OUT/images" "$OUT/tandem-data"
 }
@@ -83,6 +89,13 @@ WORKLOADS=(
   "4k-rand-read-4sessions-qd8|perf4 -m 8|IOPS"
 )
 PERF_SECONDS=6
+
+# ONLY=<regex> runs just the matching workloads (for a quick look while tuning; RESULTS.md wants the full set).
+if [ -n "${ONLY:-}" ]; then
+  kept=()
+  for entry in "${WORKLOADS[@]}"; do [[ ${entry%%|*} =~ $ONLY ]] && kept+=("$entry"); done
+  WORKLOADS=("${kept[@]}")
+fi
 
 # Runs one workload against one URL; prints "<figure> <bytes moved>".
 run_one() {
@@ -169,6 +182,8 @@ per_gib() { awk -v t="$1" -v b="$2" -v hz="$CLK_TCK" 'BEGIN { if (b == 0) print 
     echo "- $name: ${FIG[$name,tandem]}/ ${FIG[$name,tgt]}"
   done
 } >"$OUT/table.md"
+
+if [ -n "${ONLY:-}" ]; then cat "$OUT/table.md"; exit 0; fi
 
 # Keep any hand-written analysis below the marker in RESULTS.md; replace the measured table.
 marker='<!-- analysis -->'

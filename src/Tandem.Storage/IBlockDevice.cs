@@ -24,6 +24,9 @@ namespace Tandem.Storage;
 /// always a size the device has fully provisioned.</item>
 /// <item><see cref="IAsyncDisposable.DisposeAsync"/> makes completed writes durable, then releases the
 /// store; it is idempotent.</item>
+/// <item>Methods may complete synchronously, blocking for the time the I/O takes (a local
+/// image does: a pread on a page-cache hit is cheaper than a thread hop). Callers invoke them
+/// from worker threads, never from a connection's receive loop.</item>
 /// </list>
 /// </remarks>
 public interface IBlockDevice : IAsyncDisposable
