@@ -59,6 +59,14 @@ public sealed class ModeTests
     }
 
     [Fact]
+    public async Task Control_page_reports_tas_zero_as_the_transport_behaves()
+    {
+        await using var h = new ScsiHarness();
+        var control = FindPage((await h.RunAsync(ModeSense6(0x0A), dataIn: 255)).Good().Data, 4, 0x0A);
+        Assert.Equal(0, control[5] & 0x40); // aborted tasks of other nexuses end without status; they get a UA
+    }
+
+    [Fact]
     public async Task Mode_select_sets_swp_and_tells_the_other_nexuses()
     {
         await using var h = new ScsiHarness();

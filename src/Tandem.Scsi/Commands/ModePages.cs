@@ -26,7 +26,6 @@ public static class ModePages
     public const byte WceBit = 0x04;      // caching page byte 2
     public const byte SwpBit = 0x08;      // control page byte 4
     private const byte QueueAlgorithmUnrestricted = 0x10; // control page byte 3
-    private const byte TasBit = 0x40;     // control page byte 5: aborted tasks get TASK ABORTED status
 
     /// <summary>Full length (header included) of a page, or 0 if unknown.</summary>
     public static int Length(byte page) => page switch
@@ -65,7 +64,9 @@ public static class ModePages
                 p[3] = QueueAlgorithmUnrestricted;
                 if (!defaults && unit.SoftwareWriteProtect)
                     p[4] = SwpBit;
-                p[5] = TasBit;
+                // Byte 5 TAS = 0: tasks aborted by another nexus's CLEAR TASK SET or reset end without
+                // a status; their initiator learns of it from COMMANDS CLEARED BY ANOTHER INITIATOR
+                // (the transport sends nothing for aborted tasks, so TAS = 1 would be a lie).
                 BinaryPrimitives.WriteUInt16BigEndian(p[8..], 0xFFFF); // BUSY TIMEOUT PERIOD: unlimited
                 break;
         }
