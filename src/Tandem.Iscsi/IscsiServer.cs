@@ -109,11 +109,7 @@ public sealed class IscsiServer : IAsyncDisposable
             try
             {
                 socket.NoDelay = true;
-                var connection = new IscsiConnection(this, socket, _loggerFactory.CreateLogger<IscsiConnection>());
-                _logger.LogDebug("connection from {Remote} to {Local}", connection.RemoteEndPoint, connection.LocalEndPoint);
-                var started = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
-                _connections[connection] = started.Task.Unwrap();
-                started.SetResult(Task.Run(connection.RunAsync));
+                StartConnection(new SocketTransport(socket));
             }
             catch (Exception ex)
             {
@@ -121,6 +117,20 @@ public sealed class IscsiServer : IAsyncDisposable
                 socket.Dispose();
             }
         }
+    }
+
+    /// <summary>
+    /// Runs a connection over <paramref name="transport"/> until it ends; <see cref="StopAsync"/> drops it.
+    /// Internal so benchmarks and tests can run the real connection code over an in-memory transport.
+    /// </summary>
+    internal void StartConnection(IIscsiTransport transport)
+    {
+        var connection = new IscsiConnection(this, transport, _loggerFactory.CreateLogger<IscsiConnection>());
+        _logger.LogDebug("connection from {Remote} to {Local}", connection.RemoteEndPoint, connection.LocalEndPoint);
+        // Registered before it runs, so a connection that ends at once cannot leave a stale entry behind.
+        var started = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _connections[connection] = started.Task.Unwrap();
+        started.SetResult(Task.Run(connection.RunAsync));
     }
 
     internal void OnConnectionEnded(IscsiConnection connection) => _connections.TryRemove(connection, out _);

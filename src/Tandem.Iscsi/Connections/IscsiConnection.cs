@@ -10,14 +10,15 @@ using Tandem.Iscsi.Sessions;
 namespace Tandem.Iscsi.Connections;
 
 /// <summary>
-/// One TCP connection: a receive loop that parses PDUs in place and dispatches them (this file and its
-/// partial siblings, one per protocol area), the single send path (<see cref="PduSender"/>), and the
-/// NOP-In keep-alive. Every failure ends only this connection and is logged at debug level.
+/// One connection over an <see cref="IIscsiTransport"/> (TCP, or in process for benchmarks): a receive
+/// loop that parses PDUs in place and dispatches them (this file and its partial siblings, one per
+/// protocol area), the single send path (<see cref="PduSender"/>), and the NOP-In keep-alive. Every
+/// failure ends only this connection and is logged at debug level.
 /// </summary>
 internal sealed partial class IscsiConnection : ICommandWindowSource
 {
     private readonly IscsiServer _server;
-    private readonly Socket _socket;
+    private readonly IIscsiTransport _transport;
     private readonly ILogger _logger;
     private readonly PduReader _reader;
     private readonly byte[] _header = new byte[IscsiLimits.BhsLength + IscsiLimits.MaxAhsLength];
@@ -34,15 +35,15 @@ internal sealed partial class IscsiConnection : ICommandWindowSource
     private uint _pingTag;
     private volatile bool _pingOutstanding;
 
-    public IscsiConnection(IscsiServer server, Socket socket, ILogger logger)
+    public IscsiConnection(IscsiServer server, IIscsiTransport transport, ILogger logger)
     {
         _server = server;
-        _socket = socket;
+        _transport = transport;
         _logger = logger;
-        _reader = new PduReader(socket);
-        LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
-        RemoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
-        Sender = new PduSender(socket, this, (uint)Random.Shared.Next(), logger);
+        _reader = new PduReader(transport);
+        LocalEndPoint = transport.LocalEndPoint;
+        RemoteEndPoint = transport.RemoteEndPoint;
+        Sender = new PduSender(transport, this, (uint)Random.Shared.Next(), logger);
     }
 
     public PduSender Sender { get; }
@@ -68,8 +69,7 @@ internal sealed partial class IscsiConnection : ICommandWindowSource
     public void Abort()
     {
         try { _closed.Cancel(); } catch (ObjectDisposedException) { }
-        try { _socket.Shutdown(SocketShutdown.Both); } catch (Exception) { }
-        try { _socket.Close(); } catch (Exception) { }
+        _transport.Close();
     }
 
     /// <summary>Runs the connection to its end; never throws.</summary>

@@ -1,11 +1,10 @@
-using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 
 namespace Tandem.Iscsi.Connections;
 
 /// <summary>
 /// Reads a connection's byte stream: small reads (headers, short data) come from a receive buffer,
-/// large data segments go straight from the socket into their destination (a task's data buffer).
+/// large data segments go straight from the transport into their destination (a task's data buffer).
 /// </summary>
 internal sealed class PduReader
 {
@@ -13,12 +12,12 @@ internal sealed class PduReader
     private const int BufferSize = 64 * 1024;
     private const int DirectThreshold = 16 * 1024;
 
-    private readonly Socket _socket;
+    private readonly IIscsiTransport _transport;
     private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferSize, pinned: true);
     private int _start;
     private int _end;
 
-    public PduReader(Socket socket) => _socket = socket;
+    public PduReader(IIscsiTransport transport) => _transport = transport;
 
     public CancellationToken Cancellation { get; set; }
 
@@ -42,7 +41,7 @@ internal sealed class PduReader
             int received;
             if (remaining >= DirectThreshold)
             {
-                received = await _socket.ReceiveAsync(destination[copied..], SocketFlags.None, Cancellation).ConfigureAwait(false);
+                received = await _transport.ReceiveAsync(destination[copied..], Cancellation).ConfigureAwait(false);
                 if (received == 0)
                     return EndOfStream(copied, endOfStreamAllowed);
                 copied += received;
@@ -50,7 +49,7 @@ internal sealed class PduReader
             }
             _start = 0;
             _end = 0;
-            received = await _socket.ReceiveAsync(_buffer.AsMemory(), SocketFlags.None, Cancellation).ConfigureAwait(false);
+            received = await _transport.ReceiveAsync(_buffer.AsMemory(), Cancellation).ConfigureAwait(false);
             if (received == 0)
                 return EndOfStream(copied, endOfStreamAllowed);
             _end = received;
@@ -68,7 +67,7 @@ internal sealed class PduReader
             if (buffered == 0)
             {
                 _start = 0;
-                _end = await _socket.ReceiveAsync(_buffer.AsMemory(), SocketFlags.None, Cancellation).ConfigureAwait(false);
+                _end = await _transport.ReceiveAsync(_buffer.AsMemory(), Cancellation).ConfigureAwait(false);
                 if (_end == 0)
                     throw new EndOfStreamException("connection closed inside a PDU");
                 continue;

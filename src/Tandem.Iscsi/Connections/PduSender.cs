@@ -34,7 +34,7 @@ internal sealed class PduSender
 
     private static readonly byte[] ZeroPadding = new byte[4];
 
-    private readonly Socket _socket;
+    private readonly IIscsiTransport _transport;
     private readonly ICommandWindowSource _window;
     private readonly ILogger _logger;
     private readonly Channel<Outbound> _queue = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true });
@@ -42,7 +42,6 @@ internal sealed class PduSender
     private readonly List<ArraySegment<byte>> _segments = new(MaxSegments);
     private readonly List<ScsiTask> _sentTasks = [];
     private readonly List<ControlPdu> _sentControls = [];
-    private readonly SocketSender _socketSender = new();
     private int _arenaUsed;
     private bool _closeAfterFlush;
 
@@ -51,9 +50,9 @@ internal sealed class PduSender
     private int _maxDataSegment = IscsiLimits.DefaultMaxRecvDataSegmentLength;
     private int _maxBurst = 262144;
 
-    public PduSender(Socket socket, ICommandWindowSource window, uint initialStatSN, ILogger logger)
+    public PduSender(IIscsiTransport transport, ICommandWindowSource window, uint initialStatSN, ILogger logger)
     {
-        _socket = socket;
+        _transport = transport;
         _window = window;
         _logger = logger;
         StatSN = initialStatSN;
@@ -98,7 +97,7 @@ internal sealed class PduSender
                 await FlushAsync().ConfigureAwait(false);
                 if (_closeAfterFlush)
                 {
-                    CloseSocket();
+                    _transport.Close();
                     break;
                 }
             }
@@ -106,12 +105,12 @@ internal sealed class PduSender
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or InvalidOperationException)
         {
             _logger.LogDebug("send path ended: {Message}", ex.Message);
-            CloseSocket();
+            _transport.Close();
         }
         catch (Exception ex)
         {
             _logger.LogDebug(ex, "send path failed");
-            CloseSocket();
+            _transport.Close();
         }
         finally
         {
@@ -123,12 +122,6 @@ internal sealed class PduSender
                 item.Control?.Sent?.TrySetResult();
             }
         }
-    }
-
-    private void CloseSocket()
-    {
-        try { _socket.Shutdown(SocketShutdown.Both); } catch (Exception) { }
-        try { _socket.Close(); } catch (Exception) { }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
@@ -301,7 +294,7 @@ internal sealed class PduSender
                 Crc32C.Write(_arena.AsSpan(_arenaUsed, 4), Crc32C.ComputePadded(segment[..segmentLength]));
                 _arenaUsed += 4;
             }
-            _segments.Add(new ArraySegment<byte>(_arena, start, _arenaUsed - start));
+            AddArenaSegment(start);
         }
     }
 
@@ -342,6 +335,27 @@ internal sealed class PduSender
             Crc32C.Write(_arena.AsSpan(_arenaUsed, 4), Crc32C.Compute(_arena.AsSpan(start, IscsiLimits.BhsLength)));
             _arenaUsed += 4;
         }
+        AddArenaSegment(start);
+    }
+
+    /// <summary>
+    /// Adds arena bytes [start, _arenaUsed) to the gather list, extending the previous segment when it ends
+    /// where this one starts (back-to-back SCSI Responses, a data digest followed by the next header). Fewer
+    /// segments cost nothing on the wire and keep a gather-send within the few iovecs the runtime puts on
+    /// the stack; beyond that, each send allocates its iovec arrays.
+    /// </summary>
+    private void AddArenaSegment(int start)
+    {
+        int last = _segments.Count - 1;
+        if (last >= 0)
+        {
+            ArraySegment<byte> previous = _segments[last];
+            if (previous.Array == _arena && previous.Offset + previous.Count == start)
+            {
+                _segments[last] = new ArraySegment<byte>(_arena, previous.Offset, _arenaUsed - previous.Offset);
+                return;
+            }
+        }
         _segments.Add(new ArraySegment<byte>(_arena, start, _arenaUsed - start));
     }
 
@@ -368,7 +382,7 @@ internal sealed class PduSender
             _arenaUsed += pad;
             Crc32C.Write(_arena.AsSpan(_arenaUsed, 4), Crc32C.ComputePadded(data.AsSpan()));
             _arenaUsed += 4;
-            _segments.Add(new ArraySegment<byte>(_arena, start, _arenaUsed - start));
+            AddArenaSegment(start);
         }
     }
 
@@ -380,7 +394,7 @@ internal sealed class PduSender
             long total = 0;
             foreach (ArraySegment<byte> s in _segments)
                 total += s.Count;
-            int sent = await _socketSender.SendAsync(_socket, _segments).ConfigureAwait(false);
+            int sent = await _transport.SendAsync(_segments).ConfigureAwait(false);
             if (sent != total)
                 throw new IOException($"short send: {sent} of {total} bytes");
         }
