@@ -37,7 +37,9 @@ internal sealed class PduSender
     private readonly IIscsiTransport _transport;
     private readonly ICommandWindowSource _window;
     private readonly ILogger _logger;
-    private readonly Channel<Outbound> _queue = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true });
+    // Synchronous continuations: the thread that completes a task runs the send loop itself when
+    // it is idle, instead of waking another worker for it (one thread hop less per response).
+    private readonly Channel<Outbound> _queue = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
     private readonly byte[] _arena = GC.AllocateUninitializedArray<byte>(ArenaSize, pinned: true);
     private readonly List<ArraySegment<byte>> _segments = new(MaxSegments);
     private readonly List<ScsiTask> _sentTasks = [];

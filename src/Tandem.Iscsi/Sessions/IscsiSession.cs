@@ -320,7 +320,10 @@ internal sealed class IscsiSession : ICommandWindowSource
             return;
         task.Started = true;
         task.AddReference(); // held by the execution
-        ThreadPool.UnsafeQueueUserWorkItem(task, preferLocal: false);
+        // Local queue: the receive loop's thread picks the task up itself as soon as it has
+        // parsed what the socket had (no wake-up of another worker at queue depth 1); at higher
+        // depths idle workers steal from it.
+        ThreadPool.UnsafeQueueUserWorkItem(task, preferLocal: true);
     }
 
     /// <summary>The SCSI layer finished the task (called on the executing thread).</summary>
