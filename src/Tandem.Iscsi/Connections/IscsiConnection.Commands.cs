@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Tandem.Iscsi.Commands;
 using Tandem.Iscsi.Pdu;
 using Tandem.Iscsi.Sessions;
+using Tandem.Scsi.Sense;
 using Tandem.Scsi.Transport;
 
 namespace Tandem.Iscsi.Connections;
@@ -94,7 +95,7 @@ internal sealed partial class IscsiConnection
         int writeLength = write ? (int)expectedLength : 0;
         int readLength = read ? (write ? bidirectionalReadLength ?? 0 : (int)expectedLength) : 0;
         if ((long)writeLength + readLength > IscsiLimits.MaxCommandDataLength)
-            FailTask(task, ScsiStatus.CheckCondition, SenseData.IllegalRequest, 0x24, 0x00); // INVALID FIELD IN CDB
+            FailTask(task, ScsiStatus.CheckCondition, SenseCodes.InvalidFieldInCdb);
         else if (!session.TryReserveBuffer((long)writeLength + readLength))
             FailTask(task, ScsiStatus.TaskSetFull);
         else
@@ -238,14 +239,14 @@ internal sealed partial class IscsiConnection
                 // CHECK CONDITION (ABORTED COMMAND) and the rest of its Data-Out is discarded.
                 _logger.LogDebug("{Remote}: Data-Out error {Error} for ITT {Itt:x8} (DataSN {DataSN}, offset {Offset}, {Length} bytes)",
                     RemoteEndPoint, error, itt, dataSN, offset, dataLength);
-                (byte asc, byte ascq) = error switch
+                SenseCode sense = error switch
                 {
-                    DataOutError.UnexpectedUnsolicitedData => ((byte)0x0C, (byte)0x0C),
-                    DataOutError.TooMuchData => ((byte)0x4B, (byte)0x02),
-                    DataOutError.BadOffset => ((byte)0x4B, (byte)0x05),
-                    _ => ((byte)0x4B, (byte)0x00), // DATA PHASE ERROR
+                    DataOutError.UnexpectedUnsolicitedData => SenseCodes.UnexpectedUnsolicitedData,
+                    DataOutError.TooMuchData => SenseCodes.TooMuchWriteData,
+                    DataOutError.BadOffset => SenseCodes.InvalidDataOutBufferOffset,
+                    _ => SenseCodes.DataPhaseError,
                 };
-                FailTask(task, ScsiStatus.CheckCondition, SenseData.AbortedCommand, asc, ascq);
+                FailTask(task, ScsiStatus.CheckCondition, sense);
                 session.CompleteWithoutExecution(task);
                 return;
             }
@@ -331,14 +332,14 @@ internal sealed partial class IscsiConnection
     }
 
     /// <summary>Marks a task as failed by the transport with the given status and optional sense.</summary>
-    private static void FailTask(ScsiTask task, ScsiStatus status, byte senseKey = 0, byte asc = 0, byte ascq = 0)
+    private static void FailTask(ScsiTask task, ScsiStatus status, SenseCode? sense = null)
     {
         task.FailedByTransport = true;
         ScsiCommand command = task.Command;
         command.Status = status;
         command.TransferLength = command.ExpectedTransferLength;
-        if (senseKey != 0)
-            command.SetSenseLength(SenseData.WriteFixed(command.SenseBuffer, senseKey, asc, ascq));
+        if (sense is SenseCode code)
+            command.SetSenseLength(SenseData.WriteFixed(command.SenseBuffer, code));
     }
 
     /// <summary>A SCSI Response for a command that never got a task (task set full).</summary>

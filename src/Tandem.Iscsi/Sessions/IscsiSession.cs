@@ -4,6 +4,7 @@ using Tandem.Iscsi.Connections;
 using Tandem.Iscsi.Login;
 using Tandem.Iscsi.Pdu;
 using Tandem.Iscsi.Targets;
+using Tandem.Scsi.Sense;
 using Tandem.Scsi.Transport;
 
 namespace Tandem.Iscsi.Sessions;
@@ -358,9 +359,7 @@ internal sealed class IscsiSession : ICommandWindowSource
         if (task.Aborted && ex is OperationCanceledException)
             return;
         _logger.LogWarning(ex, "SCSI target failed on CDB {Opcode:x2} (ITT {Itt:x8})", task.Command.Cdb.Length > 0 ? task.Command.Cdb[0] : 0, task.InitiatorTaskTag);
-        task.Command.Status = ScsiStatus.CheckCondition;
-        // HARDWARE ERROR, INTERNAL TARGET FAILURE
-        task.Command.SetSenseLength(SenseData.WriteFixed(task.Command.SenseBuffer, SenseData.HardwareError, 0x44, 0x00));
+        SenseData.SetCheckCondition(task.Command, SenseCodes.InternalTargetFailure);
         task.Command.TransferLength = 0;
     }
 
@@ -413,18 +412,6 @@ internal sealed class IscsiSession : ICommandWindowSource
             task.Release();
         count = running.Count + release.Count;
         return running.Count == 0 ? Task.CompletedTask : Task.WhenAll(running);
-    }
-
-    public bool HasTasksOnLun(ulong lun)
-    {
-        lock (_sync)
-            return _tasks.Values.Any(t => t.Lun == lun && !t.ResponseQueued);
-    }
-
-    /// <summary>Tasks that never got to run and wait for nothing but time (for logout).</summary>
-    public int ActiveTaskCount
-    {
-        get { lock (_sync) return _tasks.Count; }
     }
 
     // ---- end of session -----------------------------------------------------------------------

@@ -51,4 +51,10 @@ public static class SenseCodes
     public static readonly SenseCode InternalTargetFailure = new(SenseKey.HardwareError, 0x44, 0x00);
     public static readonly SenseCode MiscompareDuringVerify = new(SenseKey.Miscompare, 0x1D, 0x00);
     public static readonly SenseCode WriteProtected = new(SenseKey.DataProtect, 0x27, 0x00);
+
+    // Data-Out errors the iSCSI transport ends a command with (ErrorRecoveryLevel 0)
+    public static readonly SenseCode DataPhaseError = new(SenseKey.AbortedCommand, 0x4B, 0x00);
+    public static readonly SenseCode TooMuchWriteData = new(SenseKey.AbortedCommand, 0x4B, 0x02);
+    public static readonly SenseCode InvalidDataOutBufferOffset = new(SenseKey.AbortedCommand, 0x4B, 0x05);
+    public static readonly SenseCode UnexpectedUnsolicitedData = new(SenseKey.AbortedCommand, 0x0C, 0x0C);
 }

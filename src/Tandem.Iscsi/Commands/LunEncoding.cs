@@ -1,25 +1,5 @@
 namespace Tandem.Iscsi.Commands;
 
-/// <summary>The few SPC-4 fixed-format sense data the transport itself reports.</summary>
-internal static class SenseData
-{
-    public const byte IllegalRequest = 0x05;
-    public const byte HardwareError = 0x04;
-    public const byte AbortedCommand = 0x0B;
-
-    /// <summary>Writes 18 bytes of fixed-format sense data (response code 70h); returns the length.</summary>
-    public static int WriteFixed(Span<byte> buffer, byte senseKey, byte asc, byte ascq)
-    {
-        buffer[..18].Clear();
-        buffer[0] = 0x70;
-        buffer[2] = senseKey;
-        buffer[7] = 10; // additional sense length
-        buffer[12] = asc;
-        buffer[13] = ascq;
-        return 18;
-    }
-}
-
 /// <summary>RFC 7143 / SAM-5 single-level LUN structure to LUN number and back.</summary>
 internal static class LunEncoding
 {
