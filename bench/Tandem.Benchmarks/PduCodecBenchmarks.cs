@@ -1,3 +1,4 @@
+using Tandem.Storage.Checksums;
 using System.Buffers.Binary;
 using BenchmarkDotNet.Attributes;
 using Tandem.Iscsi;

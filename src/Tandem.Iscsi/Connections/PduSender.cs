@@ -1,3 +1,4 @@
+using Tandem.Storage.Checksums;
 using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 using System.Net.Sockets;

@@ -1,3 +1,4 @@
+using Tandem.Storage.Checksums;
 using Tandem.Iscsi.Pdu;
 
 namespace Tandem.Iscsi.Tests.Pdu;

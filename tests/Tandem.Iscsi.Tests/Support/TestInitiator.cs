@@ -1,3 +1,4 @@
+using Tandem.Storage.Checksums;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;

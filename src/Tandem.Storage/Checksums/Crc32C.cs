@@ -1,14 +1,14 @@
 using System.Buffers.Binary;
 using System.Numerics;
 
-namespace Tandem.Iscsi.Pdu;
+namespace Tandem.Storage.Checksums;
 
 /// <summary>
-/// CRC32C (Castagnoli), the iSCSI header and data digest (RFC 7143 §11.2.1, test vectors in
+/// CRC32C (Castagnoli): the iSCSI header and data digest and the replication frame check (RFC 7143 §11.2.1, test vectors in
 /// RFC 3720 appendix B.4). Uses the CPU's CRC32 instruction through <see cref="BitOperations"/>.
 /// The digest travels least significant byte first.
 /// </summary>
-internal static class Crc32C
+public static class Crc32C
 {
     public const uint Seed = 0xFFFF_FFFF;
 
@@ -34,11 +34,11 @@ internal static class Crc32C
 
     public static uint Compute(ReadOnlySpan<byte> data) => Finish(Append(Seed, data));
 
-    /// <summary>Digest of a data segment including its zero padding.</summary>
+    /// <summary>Digest of <paramref name="data"/> followed by zero padding to a multiple of 4 bytes (iSCSI data segments).</summary>
     public static uint ComputePadded(ReadOnlySpan<byte> data)
     {
         uint crc = Append(Seed, data);
-        int pad = PduMath.Padded(data.Length) - data.Length;
+        int pad = -data.Length & 3;
         for (int i = 0; i < pad; i++)
             crc = BitOperations.Crc32C(crc, (byte)0);
         return Finish(crc);
