@@ -7,6 +7,7 @@ namespace Tandem.Node.Api.Models;
 /// <param name="Naa">NAA-6 identifier, 32 lowercase hex digits.</param>
 /// <param name="Location">Folder of the image (null for RAM devices).</param>
 /// <param name="Sessions">iSCSI sessions logged in to the device's target.</param>
+/// <param name="Replication">The replica set of an HA device, or null for a device on this node only.</param>
 public sealed record DeviceDto(
     string Name,
     string Type,
@@ -23,7 +24,8 @@ public sealed record DeviceDto(
     string? ImagePath,
     string? HeaderPath,
     long AllocatedBytes,
-    int Sessions);
+    int Sessions,
+    ReplicaSetDto? Replication = null);
 
 /// <summary>Body of POST /api/v1/devices/{name}/extend.</summary>
 public sealed record ExtendDeviceRequest
