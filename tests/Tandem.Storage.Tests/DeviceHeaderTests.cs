@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Tandem.Storage.Tests;
@@ -30,13 +31,25 @@ public sealed class DeviceHeaderTests : IDisposable
         DeviceHeader header = Sample() with
         {
             Cache = new DeviceCacheSettings { L1Mode = CacheMode.WriteBack, L1SizeMiB = 512, L2Path = "/ssd/cache", L2SizeMiB = 4096 },
-            Replicas = [new ReplicaLink { PartnerHost = "node2", PartnerPort = 3261 }],
+            Replication = new ReplicationHeader
+            {
+                ClusterId = "0c1e5c5e-51a4-4a7b-9a57-1b1c2f3a4d5e",
+                LocalNodeId = 1,
+                State = "synchronized",
+                Generation = "0123456789abcdef",
+                History = ["fedcba9876543210"],
+                Nodes =
+                [
+                    new ReplicaNodeHeader { NodeId = 1, Api = "node1:3261", SyncChannels = ["198.18.0.1:3262"], State = "synchronized" },
+                    new ReplicaNodeHeader { NodeId = 2, Api = "node2:3261", SyncChannels = ["198.18.0.2:3262"], State = "synchronized", Optimized = false },
+                ],
+            },
         };
         header.Save(path);
 
         DeviceHeader loaded = DeviceHeader.Load(path);
-        Assert.Equal(header with { Replicas = loaded.Replicas }, loaded);
-        Assert.Equal(header.Replicas, loaded.Replicas);
+        Assert.Equal(header with { Replication = loaded.Replication }, loaded);
+        Assert.Equal(JsonSerializer.Serialize(header.Replication), JsonSerializer.Serialize(loaded.Replication));
         Assert.Equal(Path.Combine(_dir.Path, "vm-store.img"), loaded.ResolveImagePath(path));
         Assert.Equal(["vm-store.tandem.json"], Directory.GetFileSystemEntries(_dir.Path).Select(Path.GetFileName));
     }
@@ -63,7 +76,7 @@ public sealed class DeviceHeaderTests : IDisposable
         Assert.Equal(0, (long)cache["l1SizeMiB"]!);
         Assert.Null(cache["l2Path"]);
         Assert.Equal(0, (long)cache["l2SizeMiB"]!);
-        Assert.Empty(json["replicas"]!.AsArray());
+        Assert.Null(json["replication"]);
     }
 
     [Fact]
@@ -76,6 +89,15 @@ public sealed class DeviceHeaderTests : IDisposable
         Assert.Equal(DeviceType.Ram, loaded.Type);
         Assert.Null(loaded.ResolveImagePath(path));
     }
+
+    private const string NodeExtras = ",\"nodeName\":\"\",\"heartbeatChannels\":[],\"optimized\":true,\"priority\":1";
+    private const string GoodNodes =
+        "[{\"nodeId\":1,\"api\":\"a:3261\",\"syncChannels\":[\"a:3262\"],\"state\":\"synchronized\"" + NodeExtras + "}," +
+        "{\"nodeId\":2,\"api\":\"b:3261\",\"syncChannels\":[\"b:3262\"],\"state\":\"synchronized\"" + NodeExtras + "}]";
+
+    private static string Replication(string clusterId = "\"0c1e5c5e-51a4-4a7b-9a57-1b1c2f3a4d5e\"", string localNodeId = "1",
+        string state = "\"synchronized\"", string generation = "\"0123456789abcdef\"", string nodes = GoodNodes) =>
+        $"{{\"clusterId\":{clusterId},\"localNodeId\":{localNodeId},\"state\":{state},\"generation\":{generation},\"history\":[],\"running\":false,\"nodes\":{nodes}}}";
 
     public static TheoryData<string, string, string> BadFields => new()
     {
@@ -122,11 +144,14 @@ public sealed class DeviceHeaderTests : IDisposable
         { "cache", "{\"l1Mode\":\"none\",\"l1SizeMiB\":0,\"l2SizeMiB\":-5}", "l2SizeMiB" },
         { "cache", "{\"l1Mode\":\"none\",\"l1SizeMiB\":0,\"l2SizeMiB\":100}", "l2Path" },
         { "cache", "{\"l1Mode\":\"none\",\"l2SizeMiB\":0}", "l1SizeMiB" },
-        { "replicas", "<remove>", "replicas" },
-        { "replicas", "null", "replicas" },
-        { "replicas", "[{\"partnerPort\":3261}]", "partnerHost" },
-        { "replicas", "[{\"partnerHost\":\"n2\",\"partnerPort\":70000}]", "partnerPort" },
-        { "replicas", "[null]", "replicas" },
+        { "replication", Replication(clusterId: "\"nope\""), "clusterId" },
+        { "replication", Replication(localNodeId: "3"), "localNodeId" },
+        { "replication", Replication(state: "\"maybe\""), "state" },
+        { "replication", Replication(generation: "\"12\""), "generation" },
+        { "replication", Replication(nodes: "[]"), "nodes" },
+        { "replication", Replication(nodes: GoodNodes.Replace("\"nodeId\":2", "\"nodeId\":1")), "node id" },
+        { "replication", Replication(nodes: GoodNodes.Replace("[\"b:3262\"]", "[]")), "sync channel" },
+        { "replication", Replication(nodes: GoodNodes.Replace("\"api\":\"a:3261\",", "")), "api" },
     };
 
     [Theory]
@@ -144,7 +169,7 @@ public sealed class DeviceHeaderTests : IDisposable
 
         var e = Assert.Throws<InvalidDataException>(() => DeviceHeader.Load(path));
         Assert.Contains(path, e.Message);
-        Assert.Contains(expectedInMessage, e.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.True(e.Message.Contains(expectedInMessage, StringComparison.OrdinalIgnoreCase), e.Message);
     }
 
     [Theory]

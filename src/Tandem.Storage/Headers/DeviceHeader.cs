@@ -69,9 +69,8 @@ public sealed record DeviceHeader
     [JsonRequired]
     public DeviceCacheSettings Cache { get; init; } = DeviceCacheSettings.None;
 
-    /// <summary>HA links (empty until replication exists).</summary>
-    [JsonRequired]
-    public IReadOnlyList<ReplicaLink> Replicas { get; init; } = [];
+    /// <summary>The replica set of an HA device; null for a device on this node only.</summary>
+    public ReplicationHeader? Replication { get; init; }
 
     /// <summary>Path of the header for a device named <paramref name="name"/> in <paramref name="folder"/>.</summary>
     public static string GetHeaderPath(string folder, string name) => Path.Combine(folder, name + FileSuffix);
@@ -179,14 +178,11 @@ public sealed record DeviceHeader
             return $"cache.l2SizeMiB {Cache.L2SizeMiB} is negative.";
         if (Cache.L2SizeMiB > 0 && string.IsNullOrWhiteSpace(Cache.L2Path))
             return "cache.l2Path is missing although cache.l2SizeMiB is set.";
-        if (Replicas is null)
-            return "replicas is missing.";
-        foreach (ReplicaLink? replica in Replicas)
+        if (Replication is not null)
         {
-            if (replica is null || string.IsNullOrWhiteSpace(replica.PartnerHost))
-                return "replicas holds an entry without partnerHost.";
-            if (replica.PartnerPort is <= 0 or > ushort.MaxValue)
-                return $"replicas: partnerPort {replica.PartnerPort} is not a TCP port.";
+            if (Type != DeviceType.Image)
+                return "replication is only supported for image devices.";
+            return Replication.FindProblem();
         }
         return null;
     }

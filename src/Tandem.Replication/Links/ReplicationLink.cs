@@ -1,0 +1,260 @@
+using System.Diagnostics;
+using Tandem.Replication.Wire;
+
+namespace Tandem.Replication.Links;
+
+/// <summary>
+/// One authenticated connection between this replica and a peer. Frames are sent in the order they
+/// are appended (the ordering scheme relies on FIFO links) and read by one receive loop.
+/// </summary>
+/// <remarks>
+/// Sending: callers append frames to a pending buffer under <see cref="SendLock"/> (shared by every
+/// link of the device, so a write's stamp and its frames to all peers are one atomic step, and
+/// every header's clock is read in the same order frames are queued), then call
+/// <see cref="Flush"/>. One flusher at a time writes whatever has accumulated, so concurrent
+/// writers share socket sends. While the receive loop handles a batch, flushing is held back
+/// ("corked") so that all replies to the batch leave in one send.
+/// </remarks>
+public sealed class ReplicationLink : IAsyncDisposable
+{
+    private readonly Stream _stream;
+    private readonly FrameReader _reader;
+    private readonly ILinkHandler _handler;
+    private readonly LinkTimings _timings;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Dictionary<ulong, PendingReply> _pending = new();
+    private FrameBuffer _queued = new();
+    private FrameBuffer _sending = new();
+    private bool _flushing;
+    private bool _corked;
+    private ulong _nextRequestId;
+    private long _lastReceivedTicks;
+    private int _down;
+    private Task _receiveLoop = Task.CompletedTask;
+    private Task _heartbeatLoop = Task.CompletedTask;
+
+    public ReplicationLink(int localId, int peerId, Stream stream, FrameReader reader, ILinkHandler handler, object sendLock, LinkTimings timings)
+    {
+        LocalId = localId;
+        PeerId = peerId;
+        _stream = stream;
+        _reader = reader;
+        _handler = handler;
+        SendLock = sendLock;
+        _timings = timings;
+    }
+
+    public int LocalId { get; }
+    public int PeerId { get; }
+
+    /// <summary>Lock held while appending frames (shared by all links of one device).</summary>
+    public object SendLock { get; }
+
+    public bool IsUp => Volatile.Read(ref _down) == 0;
+
+    /// <summary>Completes when the link is down.</summary>
+    public Task Completion => _receiveLoop;
+
+    /// <summary>Starts the receive and heartbeat loops.</summary>
+    public void Start()
+    {
+        _lastReceivedTicks = Stopwatch.GetTimestamp();
+        _receiveLoop = Task.Run(ReceiveLoopAsync);
+        _heartbeatLoop = Task.Run(HeartbeatLoopAsync);
+    }
+
+    /// <summary>
+    /// Appends a request; the caller holds <see cref="SendLock"/> and calls <see cref="Flush"/> after
+    /// releasing it. The reply arrives through the returned source (LinkDown when the link fails).
+    /// </summary>
+    public PendingReply AppendRequestLocked<T>(FrameType type, in T payload, byte flags = 0) where T : struct, IPayload
+    {
+        Debug.Assert(Monitor.IsEntered(SendLock));
+        var reply = PendingReply.Rent();
+        ulong id = ++_nextRequestId;
+        lock (_pending)
+        {
+            if (!IsUp)
+            {
+                reply.Complete(new LinkReply(ReplyStatus.LinkDown));
+                return reply;
+            }
+            _pending.Add(id, reply);
+        }
+        _queued.Append(type, flags, id, _handler.CurrentClock, payload);
+        return reply;
+    }
+
+    /// <summary>Appends a frame that expects no reply (reply, heartbeat); the caller holds <see cref="SendLock"/>.</summary>
+    public void AppendLocked<T>(FrameType type, ulong requestId, in T payload) where T : struct, IPayload
+    {
+        Debug.Assert(Monitor.IsEntered(SendLock));
+        if (IsUp)
+            _queued.Append(type, 0, requestId, _handler.CurrentClock, payload);
+    }
+
+    /// <summary>Sends one request and waits for its reply.</summary>
+    public ValueTask<LinkReply> RequestAsync<T>(FrameType type, in T payload) where T : struct, IPayload
+    {
+        PendingReply reply;
+        lock (SendLock)
+            reply = AppendRequestLocked(type, payload);
+        Flush();
+        return reply.Task;
+    }
+
+    /// <summary>Answers a request of the peer.</summary>
+    public void Reply(ulong requestId, ReplyStatus status, ReadOnlyMemory<byte> body = default)
+    {
+        lock (SendLock)
+            AppendLocked(FrameType.Reply, requestId, new ReplyPayload(status, body));
+        Flush();
+    }
+
+    /// <summary>Starts writing queued frames unless a flush is running or the receive loop holds them back.</summary>
+    public void Flush()
+    {
+        lock (SendLock)
+        {
+            if (_flushing || _corked || _queued.Length == 0 || !IsUp)
+                return;
+            _flushing = true;
+        }
+        _ = FlushLoopAsync();
+    }
+
+    private async Task FlushLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                lock (SendLock)
+                {
+                    if (_queued.Length == 0 || !IsUp)
+                    {
+                        _flushing = false;
+                        return;
+                    }
+                    (_queued, _sending) = (_sending, _queued);
+                }
+                await _stream.WriteAsync(_sending.Written).ConfigureAwait(false);
+                _sending.Clear();
+            }
+        }
+        catch (Exception e)
+        {
+            lock (SendLock)
+                _flushing = false;
+            Fail(e);
+        }
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        Exception? reason = null;
+        try
+        {
+            while (await _reader.FillAsync(_stop.Token).ConfigureAwait(false))
+            {
+                Volatile.Write(ref _lastReceivedTicks, Stopwatch.GetTimestamp());
+                lock (SendLock)
+                    _corked = true;
+                try
+                {
+                    while (_reader.TryRead(out var header, out var payload))
+                    {
+                        if (header.Type == FrameType.Reply)
+                            CompletePending(header.RequestId, payload.Span);
+                        else if (header.Type != FrameType.Heartbeat)
+                            await _handler.HandleRequestAsync(this, header, payload).ConfigureAwait(false);
+                        _handler.ObservePeerClock(PeerId, header.SenderClock);
+                    }
+                }
+                finally
+                {
+                    lock (SendLock)
+                        _corked = false;
+                    Flush();
+                }
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !_stop.IsCancellationRequested)
+        {
+            reason = e;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        Fail(reason);
+    }
+
+    private void CompletePending(ulong requestId, ReadOnlySpan<byte> payload)
+    {
+        if (!ReplyMessage.TryRead(payload, out var status))
+            throw new InvalidDataException("Malformed reply: shorter than its status.");
+        PendingReply? reply;
+        lock (_pending)
+        {
+            if (!_pending.Remove(requestId, out reply))
+                throw new InvalidDataException($"Reply to unknown request {requestId}.");
+        }
+        byte[]? body = payload.Length > ReplyMessage.FixedSize ? payload[ReplyMessage.FixedSize..].ToArray() : null;
+        reply.Complete(new LinkReply(status, body));
+    }
+
+    private async Task HeartbeatLoopAsync()
+    {
+        using var timer = new PeriodicTimer(_timings.HeartbeatInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+            {
+                var silence = Stopwatch.GetElapsedTime(Volatile.Read(ref _lastReceivedTicks));
+                if (silence > _timings.Timeout)
+                {
+                    Fail(new TimeoutException($"Replica {PeerId} sent nothing for {silence.TotalSeconds:0.#} s."));
+                    return;
+                }
+                lock (SendLock)
+                    AppendLocked(FrameType.Heartbeat, 0, new EmptyPayload());
+                Flush();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Takes the link down once: closes the stream, answers pending requests with LinkDown, tells the owner.</summary>
+    public void Fail(Exception? reason)
+    {
+        if (Interlocked.Exchange(ref _down, 1) != 0)
+            return;
+        _stop.Cancel();
+        try
+        {
+            _stream.Dispose();
+        }
+        catch (Exception)
+        {
+            // Closing a broken socket may throw; the link is down either way.
+        }
+        PendingReply[] orphans;
+        lock (_pending)
+        {
+            orphans = [.. _pending.Values];
+            _pending.Clear();
+        }
+        foreach (var reply in orphans)
+            reply.Complete(new LinkReply(ReplyStatus.LinkDown));
+        _handler.OnLinkDown(this, reason);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Fail(null);
+        await Task.WhenAll(_receiveLoop, _heartbeatLoop).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,74 @@
+using Tandem.Storage.Checksums;
+
+namespace Tandem.Replication.Wire;
+
+/// <summary>
+/// Reads frames from a stream into one growing buffer and hands them out in batches: every frame
+/// already received is returned by <see cref="TryRead"/> without I/O, so the caller can answer a
+/// whole batch with one send. A returned payload stays valid until the next <see cref="FillAsync"/>.
+/// </summary>
+public sealed class FrameReader(Stream stream, int initialBufferSize = 256 * 1024)
+{
+    private byte[] _buffer = new byte[initialBufferSize];
+    private int _start;
+    private int _end;
+
+    /// <summary>Returns the next complete frame in the buffer, or false when more bytes are needed.</summary>
+    /// <exception cref="InvalidDataException">The peer sent a malformed frame (the link must be closed).</exception>
+    public bool TryRead(out FrameHeader header, out ReadOnlyMemory<byte> payload)
+    {
+        payload = default;
+        header = default;
+        int available = _end - _start;
+        if (available < FrameHeader.Size)
+            return false;
+        ReadOnlySpan<byte> at = _buffer.AsSpan(_start, available);
+        if (!FrameHeader.TryRead(at, out header, out string? error))
+            throw new InvalidDataException($"Malformed replication frame: {error}.");
+        if (available < header.Length)
+            return false;
+        int crcAt = header.Length - FrameHeader.TrailerSize;
+        uint expected = Crc32C.Read(at[crcAt..]);
+        if (Crc32C.Compute(at[..crcAt]) != expected)
+            throw new InvalidDataException($"Replication frame ({header.Type}, {header.Length} bytes) failed its CRC32C check.");
+        payload = new ReadOnlyMemory<byte>(_buffer, _start + FrameHeader.Size, header.PayloadLength);
+        _start += header.Length;
+        return true;
+    }
+
+    /// <summary>Reads more bytes; false at end of stream. Invalidates payloads returned before.</summary>
+    public async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
+    {
+        Compact();
+        int read = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+        if (read == 0)
+            return false;
+        _end += read;
+        return true;
+    }
+
+    /// <summary>Moves the unread tail to the front and grows the buffer when a frame needs more room.</summary>
+    private void Compact()
+    {
+        int available = _end - _start;
+        int needed = FrameHeader.Size;
+        if (available >= FrameHeader.Size && FrameHeader.TryRead(_buffer.AsSpan(_start, available), out var header, out _))
+            needed = header.Length;
+        if (needed > _buffer.Length)
+        {
+            var bigger = new byte[Math.Max(needed, _buffer.Length * 2)];
+            _buffer.AsSpan(_start, available).CopyTo(bigger);
+            _buffer = bigger;
+        }
+        else if (_start > 0)
+        {
+            _buffer.AsSpan(_start, available).CopyTo(_buffer);
+        }
+        else
+        {
+            return;
+        }
+        _start = 0;
+        _end = available;
+    }
+}
