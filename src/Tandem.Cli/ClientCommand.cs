@@ -9,14 +9,23 @@ public static class ClientCommand
 {
     public delegate Task Body(ParseResult parse, ApiClient api, Printer printer, CancellationToken ct);
 
+    /// <summary>A body that picks its own exit code (e.g. <see cref="ExitCodes.DifferencesFound"/>).</summary>
+    public delegate Task<int> BodyWithExitCode(ParseResult parse, ApiClient api, Printer printer, CancellationToken ct);
+
     public static void SetAction(Command command, GlobalOptions globals, CliContext context, Body body) =>
+        SetAction(command, globals, context, async (parse, api, printer, ct) =>
+        {
+            await body(parse, api, printer, ct);
+            return ExitCodes.Success;
+        });
+
+    public static void SetAction(Command command, GlobalOptions globals, CliContext context, BodyWithExitCode body) =>
         command.SetAction(async (parse, ct) =>
         {
             try
             {
                 using var api = globals.CreateClient(parse, context);
-                await body(parse, api, new Printer(context, parse.GetValue(globals.Json)), ct);
-                return ExitCodes.Success;
+                return await body(parse, api, new Printer(context, parse.GetValue(globals.Json)), ct);
             }
             catch (ApiException e)
             {

@@ -13,4 +13,7 @@ public static class ExitCodes
 
     /// <summary>The node could not be reached.</summary>
     public const int Unreachable = 3;
+
+    /// <summary>`device verify` ran and found replicas whose data differs.</summary>
+    public const int DifferencesFound = 4;
 }

@@ -49,7 +49,7 @@ public sealed class GlobalOptions
         var server = parse.GetValue(Server) ?? context.GetEnvironmentVariable("TANDEM_SERVER") ?? DefaultServer;
         var user = parse.GetValue(User) ?? context.GetEnvironmentVariable("TANDEM_USER") ?? AdminSecret.UserName;
         var password = parse.GetValue(Password) ?? context.GetEnvironmentVariable("TANDEM_PASSWORD") ?? ReadLocalSecret(context);
-        return new ApiClient(ToBaseUri(server), user, password);
+        return new ApiClient(ToBaseUri(server), user, password, context.CreateHttpHandler?.Invoke());
     }
 
     public static Uri ToBaseUri(string server)

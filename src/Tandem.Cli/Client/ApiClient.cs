@@ -14,7 +14,7 @@ public sealed class ApiClient : IDisposable
     /// <summary>How long to wait for a TCP connection before calling the node unreachable.</summary>
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
 
-    /// <summary>Creating a large thick image writes the whole file; allow it time (implementation limit).</summary>
+    /// <summary>Creating a large thick image writes the whole file, and verifying replicas reads it; allow them time (implementation limit).</summary>
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromHours(1);
 
     private readonly HttpClient _http;
@@ -48,6 +48,26 @@ public sealed class ApiClient : IDisposable
 
     public Task<ApiResult<object?>> RemoveDeviceAsync(string name, bool deleteImage, CancellationToken ct) =>
         SendAsync<object?>(HttpMethod.Delete, $"api/v1/devices/{Esc(name)}?deleteImage={(deleteImage ? "true" : "false")}", null, ct);
+
+    public Task<ApiResult<ReplicaSetDto>> AddReplicasAsync(string device, AddReplicaRequest request, CancellationToken ct) =>
+        SendAsync<ReplicaSetDto>(HttpMethod.Post, $"api/v1/devices/{Esc(device)}/replicas", request, ct);
+
+    public Task<ApiResult<ReplicaSetDto>> GetReplicasAsync(string device, CancellationToken ct) =>
+        SendAsync<ReplicaSetDto>(HttpMethod.Get, $"api/v1/devices/{Esc(device)}/replicas", null, ct);
+
+    /// <param name="partner">The partner's management API endpoint as given when it was added, or its replica id.</param>
+    public Task<ApiResult<ReplicaSetDto>> RemoveReplicaAsync(string device, string partner, CancellationToken ct) =>
+        SendAsync<ReplicaSetDto>(HttpMethod.Delete, $"api/v1/devices/{Esc(device)}/replicas?partner={Esc(partner)}", null, ct);
+
+    public Task<ApiResult<ReplicaSetDto>> SyncDeviceAsync(string device, bool full, CancellationToken ct) =>
+        SendAsync<ReplicaSetDto>(HttpMethod.Post, $"api/v1/devices/{Esc(device)}/sync", new SyncRequest { Full = full }, ct);
+
+    public Task<ApiResult<ReplicaSetDto>> MarkSynchronizedAsync(string device, CancellationToken ct) =>
+        SendAsync<ReplicaSetDto>(HttpMethod.Post, $"api/v1/devices/{Esc(device)}/mark-synchronized", null, ct);
+
+    /// <summary>Compares every replica's data; takes as long as reading the device (within the request timeout).</summary>
+    public Task<ApiResult<VerifyResultDto>> VerifyDeviceAsync(string device, CancellationToken ct) =>
+        SendAsync<VerifyResultDto>(HttpMethod.Post, $"api/v1/devices/{Esc(device)}/verify", null, ct);
 
     public Task<ApiResult<TargetDto[]>> ListTargetsAsync(CancellationToken ct) => SendAsync<TargetDto[]>(HttpMethod.Get, "api/v1/targets", null, ct);
 

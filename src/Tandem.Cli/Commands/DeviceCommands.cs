@@ -6,17 +6,20 @@ using Tandem.Cli.Output;
 
 namespace Tandem.Cli.Commands;
 
-/// <summary>tandem device create | list | show | extend | remove</summary>
+/// <summary>tandem device create | list | show | extend | remove | sync | mark-synchronized | verify</summary>
 internal static class DeviceCommands
 {
     public static Command Build(GlobalOptions globals, CliContext context)
     {
-        var device = new Command("device", "Create, list, extend and remove devices (each is LUN 0 of its own iSCSI target)");
+        var device = new Command("device", "Create, list, extend and remove devices (each is LUN 0 of its own iSCSI target); synchronize and verify their replicas");
         device.Subcommands.Add(Create(globals, context));
         device.Subcommands.Add(List(globals, context));
         device.Subcommands.Add(Show(globals, context));
         device.Subcommands.Add(Extend(globals, context));
         device.Subcommands.Add(Remove(globals, context));
+        device.Subcommands.Add(Sync(globals, context));
+        device.Subcommands.Add(MarkSynchronized(globals, context));
+        device.Subcommands.Add(Verify(globals, context));
         return device;
     }
 
@@ -90,7 +93,15 @@ internal static class DeviceCommands
         ClientCommand.SetAction(command, globals, context, async (parse, api, printer, ct) =>
         {
             var result = await api.GetDeviceAsync(parse.GetValue(name)!, ct);
-            printer.Print(result, WriteDetails);
+            printer.Print(result, (o, d) =>
+            {
+                WriteDetails(o, d);
+                if (d.Replication is { } replication)
+                {
+                    o.WriteLine();
+                    ReplicaCommands.WriteSet(o, replication);
+                }
+            });
         });
         return command;
     }
@@ -122,6 +133,55 @@ internal static class DeviceCommands
             printer.Message(removed.ImagePath is null ? $"Removed device {removed.Name}."
                 : delete ? $"Removed device {removed.Name} and deleted {removed.ImagePath} and its header."
                 : $"Removed device {removed.Name}; kept {removed.ImagePath} and its header (--delete-image deletes them).");
+        });
+        return command;
+    }
+
+    private static Command Sync(GlobalOptions globals, CliContext context)
+    {
+        var name = new Argument<string>("name") { Description = "Device name" };
+        var full = new Option<bool>("--full") { Description = "Copy every block, not only those changed while a replica was away" };
+        var command = new Command("sync", "Start synchronizing the replicas of an HA device (follow it with `replica list`)") { name, full };
+        ClientCommand.SetAction(command, globals, context, async (parse, api, printer, ct) =>
+        {
+            var isFull = parse.GetValue(full);
+            var result = await api.SyncDeviceAsync(parse.GetValue(name)!, isFull, ct);
+            printer.Print(result, (o, set) =>
+            {
+                o.WriteLine($"Started a {(isFull ? "full" : "fast")} synchronization of device {set.Device}.");
+                ReplicaCommands.WriteSet(o, set);
+            });
+        });
+        return command;
+    }
+
+    private static Command MarkSynchronized(GlobalOptions globals, CliContext context)
+    {
+        var name = new Argument<string>("name") { Description = "Device name" };
+        var command = new Command("mark-synchronized",
+            "Declare the replicas of an HA device synchronized without copying data (only when you know they are identical)") { name };
+        ClientCommand.SetAction(command, globals, context, async (parse, api, printer, ct) =>
+        {
+            var result = await api.MarkSynchronizedAsync(parse.GetValue(name)!, ct);
+            printer.Print(result, (o, set) =>
+            {
+                o.WriteLine($"Marked the replicas of device {set.Device} synchronized; no data was copied.");
+                ReplicaCommands.WriteSet(o, set);
+            });
+        });
+        return command;
+    }
+
+    private static Command Verify(GlobalOptions globals, CliContext context)
+    {
+        var name = new Argument<string>("name") { Description = "Device name" };
+        var command = new Command("verify",
+            $"Compare the data of every replica of an HA device, block by block (reads the whole device; exit code {ExitCodes.DifferencesFound} when they differ)") { name };
+        ClientCommand.SetAction(command, globals, context, async (parse, api, printer, ct) =>
+        {
+            var result = await api.VerifyDeviceAsync(parse.GetValue(name)!, ct);
+            printer.Print(result, ReplicaCommands.WriteVerify);
+            return result.Value.Identical ? ExitCodes.Success : ExitCodes.DifferencesFound;
         });
         return command;
     }

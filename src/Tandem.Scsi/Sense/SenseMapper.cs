@@ -22,6 +22,11 @@ public static class SenseMapper
             case OperationCanceledException when aborted:
                 SetStatus(command, ScsiStatus.TaskAborted);
                 return;
+            case Storage.DeviceUnavailableException unavailable:
+                SenseData.SetCheckCondition(command, unavailable.Transitioning
+                    ? SenseCodes.AsymmetricAccessStateTransition
+                    : SenseCodes.TargetPortInUnavailableState);
+                return;
             case IOException io:
                 logger.LogError(io, "I/O error executing {Opcode:X2}h on LUN {Lun}", OpcodeOf(command), command.Lun);
                 SenseData.SetCheckCondition(command, command.IsWrite ? SenseCodes.WriteError : SenseCodes.UnrecoveredReadError);

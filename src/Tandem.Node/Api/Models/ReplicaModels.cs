@@ -57,6 +57,7 @@ public sealed record ReplicaSetDto(string Device, string State, IReadOnlyList<Re
 /// <param name="Connected">Whether the replication link to this node is up (true for the local node).</param>
 /// <param name="DirtyBytes">Bytes marked in the local dirty bitmap for this partner (what a fast sync copies).</param>
 /// <param name="Sync">Progress of a running synchronization to or from this node, or null.</param>
+/// <param name="LastSync">The last finished synchronization to or from this node (its final figures), or null.</param>
 public sealed record ReplicaNodeDto(
     int NodeId,
     bool Local,
@@ -70,7 +71,8 @@ public sealed record ReplicaNodeDto(
     int Priority,
     bool Connected,
     long DirtyBytes,
-    SyncProgressDto? Sync);
+    SyncProgressDto? Sync,
+    SyncProgressDto? LastSync = null);
 
 /// <summary>A running synchronization.</summary>
 /// <param name="Kind">"full" or "fast".</param>

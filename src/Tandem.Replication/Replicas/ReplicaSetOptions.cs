@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+using Tandem.Replication.Links;
+using Tandem.Storage;
+
+namespace Tandem.Replication.Replicas;
+
+/// <summary>Everything a <see cref="ReplicatedDevice"/> needs besides its local copy.</summary>
+public sealed record ReplicaSetOptions
+{
+    public required ReplicationHeader Header { get; init; }
+    public required ClusterCredentials Cluster { get; init; }
+
+    /// <summary>The device's NAA identifier (16 bytes): names the device on replication links.</summary>
+    public required byte[] DeviceNaa { get; init; }
+
+    /// <summary>Saves the replication section of the header (atomically, durably) before returning.</summary>
+    public required Func<ReplicationHeader, CancellationToken, Task> Persist { get; init; }
+
+    public LinkTimings Timings { get; init; } = LinkTimings.Default;
+
+    /// <summary>Resync rate cap in bytes per second (0: none).</summary>
+    public long SyncRateLimit { get; init; }
+
+    public ILogger Logger { get; init; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
+    /// <summary>Name for log messages.</summary>
+    public string DeviceName { get; init; } = "";
+}

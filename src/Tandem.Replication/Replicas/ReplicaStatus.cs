@@ -1,0 +1,47 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Tandem.Replication.Replicas;
+
+/// <summary>Control messages (JSON bodies of <see cref="Wire.FrameType.Control"/> frames).</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
+[JsonDerivedType(typeof(StatusMessage), "status")]
+[JsonDerivedType(typeof(SyncBeginMessage), "sync-begin")]
+[JsonDerivedType(typeof(SyncEndMessage), "sync-end")]
+[JsonDerivedType(typeof(ResizeMessage), "resize")]
+public abstract record ControlMessage
+{
+    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        RespectNullableAnnotations = true,
+    };
+
+    public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
+
+    /// <exception cref="InvalidDataException">Not a control message this version understands.</exception>
+    public static ControlMessage Parse(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<ControlMessage>(json, Options) ?? throw new InvalidDataException("Control message is null.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"Malformed control message: {e.Message}", e);
+        }
+    }
+}
+
+/// <summary>A replica's own view of itself, sent when a link comes up and whenever it changes.</summary>
+/// <param name="Serving">Whether it serves I/O now (confirmed synchronized).</param>
+public sealed record StatusMessage(string State, string Generation, IReadOnlyList<string> History, bool Serving) : ControlMessage;
+
+/// <summary>The sender starts copying its data to the receiver ("full" or "fast").</summary>
+public sealed record SyncBeginMessage(string SyncKind) : ControlMessage;
+
+/// <summary>The copy is complete: the receiver adopts the sender's generation and is synchronized.</summary>
+public sealed record SyncEndMessage(string Generation, IReadOnlyList<string> History) : ControlMessage;
+
+/// <summary>HA extend: grow to this many blocks.</summary>
+public sealed record ResizeMessage(long BlockCount) : ControlMessage;

@@ -1,0 +1,181 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Tandem.Replication.Links;
+using Tandem.Replication.Wire;
+
+namespace Tandem.Replication.Replicas;
+
+/// <summary>Replication links: the lower replica id dials, the higher one accepts.</summary>
+public sealed partial class ReplicatedDevice
+{
+    /// <summary>Starts dialing the partners this node connects to.</summary>
+    public void Start()
+    {
+        foreach (var peer in _peers)
+        {
+            if (peer.Id > LocalId)
+                _background.Add(Task.Run(() => DialLoopAsync(peer)));
+        }
+        RaiseStateChanged();
+    }
+
+    private async Task DialLoopAsync(ReplicaPeer peer)
+    {
+        CancellationToken stop = _stopping.Token;
+        string? lastError = null;
+        while (!stop.IsCancellationRequested)
+        {
+            if (peer.Link is { IsUp: true } current)
+            {
+                await current.Completion.WaitAsync(stop).ConfigureAwait(false);
+                continue;
+            }
+            foreach (string channel in peer.Member.SyncChannels)
+            {
+                try
+                {
+                    await DialAsync(peer, channel, stop).ConfigureAwait(false);
+                    lastError = null;
+                    break;
+                }
+                catch (Exception e) when (e is SocketException or IOException or ReplicationRejectedException or OperationCanceledException or FormatException)
+                {
+                    if (stop.IsCancellationRequested)
+                        return;
+                    string error = $"{channel}: {e.Message}";
+                    if (error != lastError)
+                        _log.LogWarning("{Device}: cannot reach replica {Peer} at {Error}", _options.DeviceName, peer.Id, error);
+                    lastError = error;
+                }
+            }
+            if (peer.Link is not { IsUp: true })
+            {
+                try
+                {
+                    await Task.Delay(_options.Timings.ReconnectDelay, stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task DialAsync(ReplicaPeer peer, string channel, CancellationToken stop)
+    {
+        var endpoint = ParseEndpoint(channel);
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            timeout.CancelAfter(_options.Timings.HandshakeTimeout);
+            await socket.ConnectAsync(endpoint, timeout.Token).ConfigureAwait(false);
+            var stream = new NetworkStream(socket, ownsSocket: true);
+            var reader = new FrameReader(stream);
+            await Handshake.DialAsync(stream, reader, _options.Cluster, LocalId, peer.Id, _options.DeviceNaa, timeout.Token).ConfigureAwait(false);
+            Attach(peer, stream, reader);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Listener side: a partner dialed us for this device. Authenticates it and takes the link.
+    /// </summary>
+    public async Task AcceptAsync(Stream stream, FrameReader reader, Hello hello, CancellationToken ct)
+    {
+        if (_disposed)
+        {
+            await Handshake.TryRejectAsync(stream, "the device is being removed", ct).ConfigureAwait(false);
+            throw new ReplicationRejectedException($"{_options.DeviceName} is being removed.");
+        }
+        ReplicaPeer? peer = _peers.FirstOrDefault(p => p.Id == hello.SenderId);
+        if (hello.ReceiverId != LocalId || peer is null || peer.Id > LocalId)
+        {
+            await Handshake.TryRejectAsync(stream, $"this node is replica {LocalId} of the device; replica {hello.SenderId} may not dial it", ct).ConfigureAwait(false);
+            throw new ReplicationRejectedException($"Replica {hello.SenderId} dialed {_options.DeviceName} as replica {hello.ReceiverId}; this node is replica {LocalId}.");
+        }
+        await Handshake.AcceptAsync(stream, reader, _options.Cluster, hello, ct).ConfigureAwait(false);
+        Attach(peer, stream, reader);
+    }
+
+    private void Attach(ReplicaPeer peer, Stream stream, FrameReader reader)
+    {
+        var link = new ReplicationLink(LocalId, peer.Id, stream, reader, this, _sendLock, _options.Timings);
+        ReplicationLink? old;
+        lock (_stateLock)
+        {
+            old = peer.Link;
+            peer.Link = link;
+        }
+        old?.Fail(new IOException("Replaced by a new link."));
+        _log.LogInformation("{Device}: link to replica {Peer} is up", _options.DeviceName, peer.Id);
+        link.Start();
+        SendStatus(link);
+        RaiseStateChanged();
+    }
+
+    void ILinkHandler.OnLinkDown(ReplicationLink link, Exception? reason)
+    {
+        ReplicaPeer peer = PeerById(link.PeerId);
+        lock (_stateLock)
+        {
+            if (peer.Link != link)
+                return;
+            peer.Link = null;
+        }
+        ReleaseFencesOf(peer.Id);
+        if (!_disposed)
+        {
+            _log.LogWarning("{Device}: link to replica {Peer} is down: {Reason}", _options.DeviceName, peer.Id, reason?.Message ?? "closed");
+            _ = RecordLossAsync(peer, link);
+        }
+        RaiseStateChanged();
+    }
+
+    private static IPEndPoint ParseEndpoint(string channel)
+    {
+        if (IPEndPoint.TryParse(channel, out var endpoint))
+        {
+            if (endpoint.Port == 0)
+                endpoint.Port = ReplicaLimits.DefaultReplicationPort;
+            return endpoint;
+        }
+        throw new FormatException($"Sync channel '{channel}' is not an IP address with an optional port.");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        _stopping.Cancel();
+        foreach (var peer in _peers)
+        {
+            peer.SyncCancellation?.Cancel();
+            if (peer.Link is { } link)
+                await link.DisposeAsync().ConfigureAwait(false);
+        }
+        try
+        {
+            await Task.WhenAll(_background).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        try
+        {
+            await PersistAsync().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Logged by PersistAsync; closing the local copy matters more.
+        }
+        await _local.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,220 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using Microsoft.Extensions.Logging;
+using Tandem.Replication.Links;
+using Tandem.Replication.Ordering;
+using Tandem.Replication.Wire;
+using Tandem.Storage;
+
+namespace Tandem.Replication.Replicas;
+
+/// <summary>The receiving side: requests from partners, in link order.</summary>
+public sealed partial class ReplicatedDevice
+{
+    /// <summary>Largest range one checksum request may cover (implementation limit: 1 GiB).</summary>
+    private const long MaxChecksumBytes = 1L << 30;
+
+    private readonly Dictionary<(int Peer, long Lba, long Count), RangeLock.Holder> _fences = new();
+
+    long ILinkHandler.CurrentClock => _ordering.Clock;
+
+    void ILinkHandler.ObservePeerClock(int peerId, long clock) => _ordering.ObservePeerClock(peerId, clock);
+
+    async ValueTask ILinkHandler.HandleRequestAsync(ReplicationLink link, FrameHeader header, ReadOnlyMemory<byte> payload)
+    {
+        ReplicaPeer peer = PeerById(link.PeerId);
+        switch (header.Type)
+        {
+            case FrameType.Write:
+                if (!WriteMessage.TryRead(payload, out var write) || !IsWholeBlocks(write.Data.Length) || !InRange(write.Lba, write.Data.Length / BlockSize))
+                    throw BadRequest(link, header, "malformed or out-of-range write");
+                link.Reply(header.RequestId, await ApplyRemoteAsync(peer, write.Stamp, write.Lba, write.Data.Length / BlockSize, write.Data,
+                    write.ForceUnitAccess ? WriteFlags.ForceUnitAccess : WriteFlags.None, unmap: false).ConfigureAwait(false));
+                return;
+            case FrameType.Unmap:
+                if (!UnmapMessage.TryRead(payload.Span, out var unmap) || !InRange(unmap.Lba, unmap.BlockCount))
+                    throw BadRequest(link, header, "malformed or out-of-range unmap");
+                link.Reply(header.RequestId, await ApplyRemoteAsync(peer, unmap.Stamp, unmap.Lba, unmap.BlockCount, default, WriteFlags.None, unmap: true).ConfigureAwait(false));
+                return;
+            case FrameType.SyncData:
+                if (!SyncDataMessage.TryRead(payload, out var data) || !IsWholeBlocks(data.Data.Length) || !InRange(data.Lba, data.Data.Length / BlockSize))
+                    throw BadRequest(link, header, "malformed or out-of-range sync data");
+                link.Reply(header.RequestId, await ApplySyncDataAsync(data.Lba, data.Data).ConfigureAwait(false));
+                return;
+            case FrameType.Flush:
+                RunAndReply(link, header.RequestId, async () =>
+                {
+                    await _local.FlushAsync().ConfigureAwait(false);
+                    return default;
+                });
+                return;
+            case FrameType.Fence:
+                if (!RangeMessage.TryRead(payload.Span, out var fence) || !InRange(fence.Lba, fence.BlockCount))
+                    throw BadRequest(link, header, "malformed fence");
+                RunAndReply(link, header.RequestId, async () =>
+                {
+                    var holder = await _originLock.AcquireAsync(fence.Lba, fence.BlockCount, _stopping.Token).ConfigureAwait(false);
+                    lock (_fences)
+                        _fences[(peer.Id, fence.Lba, fence.BlockCount)] = holder;
+                    return default;
+                });
+                return;
+            case FrameType.Unfence:
+                if (!RangeMessage.TryRead(payload.Span, out var unfence))
+                    throw BadRequest(link, header, "malformed unfence");
+                ReleaseFence(peer.Id, unfence.Lba, unfence.BlockCount);
+                link.Reply(header.RequestId, ReplyStatus.Ok);
+                return;
+            case FrameType.Checksums:
+                if (!RangeMessage.TryRead(payload.Span, out var range) || !InRange(range.Lba, range.BlockCount) || range.BlockCount * BlockSize > MaxChecksumBytes)
+                    throw BadRequest(link, header, "malformed checksum request");
+                RunAndReply(link, header.RequestId, async () => (byte[]?)await ChecksumsAsync(range.Lba, range.BlockCount).ConfigureAwait(false));
+                return;
+            case FrameType.Control:
+                ControlMessage message = ControlMessage.Parse(payload.Span);
+                await HandleControlAsync(peer, link, header.RequestId, message).ConfigureAwait(false);
+                return;
+            default:
+                throw BadRequest(link, header, $"unexpected {header.Type} frame");
+        }
+    }
+
+    private async ValueTask<ReplyStatus> ApplyRemoteAsync(ReplicaPeer from, Stamp stamp, long lba, long blockCount, ReadOnlyMemory<byte> data,
+        WriteFlags flags, bool unmap)
+    {
+        if (stamp.NodeId != from.Id)
+            return ReplyStatus.BadRequest;
+        try
+        {
+            using (await _applyLock.AcquireAsync(lba, blockCount).ConfigureAwait(false))
+            {
+                List<BlockRun> runs = from.ApplyRuns;
+                _ordering.PlanRemoteWrite(lba, blockCount, stamp, runs);
+                foreach (BlockRun run in runs)
+                {
+                    if (unmap)
+                        await _local.UnmapAsync(run.Lba, run.BlockCount).ConfigureAwait(false);
+                    else
+                        await _local.WriteAsync(run.Lba, data.Slice((int)((run.Lba - lba) * BlockSize), (int)(run.BlockCount * BlockSize)), flags).ConfigureAwait(false);
+                }
+                if ((flags & WriteFlags.ForceUnitAccess) != 0 && runs.Count == 0)
+                    await _local.FlushAsync().ConfigureAwait(false);
+            }
+            // Partners that do not receive writes must learn about this one from us later.
+            foreach (var peer in _peers)
+            {
+                if (peer != from && !peer.ReceivesWrites)
+                    peer.Bitmap.MarkBlocks(lba, blockCount);
+            }
+            return ReplyStatus.Ok;
+        }
+        catch (IOException e)
+        {
+            _log.LogError(e, "Applying a write from replica {Peer} to {Device} failed", from.Id, _options.DeviceName);
+            MarkLocalStale("a write from a partner failed on this node's storage");
+            return ReplyStatus.IoError;
+        }
+    }
+
+    private async ValueTask<ReplyStatus> ApplySyncDataAsync(long lba, ReadOnlyMemory<byte> data)
+    {
+        if (LocalState == ReplicaState.Synchronized && _serving)
+            return ReplyStatus.NotReady; // never let resync data overwrite a copy that serves
+        try
+        {
+            using (await _applyLock.AcquireAsync(lba, data.Length / BlockSize).ConfigureAwait(false))
+                await _local.WriteAsync(lba, data).ConfigureAwait(false);
+            return ReplyStatus.Ok;
+        }
+        catch (IOException e)
+        {
+            _log.LogError(e, "Writing resync data to {Device} failed", _options.DeviceName);
+            return ReplyStatus.IoError;
+        }
+    }
+
+    private async Task<byte[]> ChecksumsAsync(long lba, long blockCount)
+    {
+        int extentBlocks = ReplicaLimits.ExtentBytes / BlockSize;
+        long extents = (blockCount + extentBlocks - 1) / extentBlocks;
+        byte[] result = new byte[extents * 8];
+        byte[] buffer = new byte[ReplicaLimits.ExtentBytes];
+        for (long i = 0; i < extents; i++)
+        {
+            long start = lba + i * extentBlocks;
+            int blocks = (int)Math.Min(extentBlocks, lba + blockCount - start);
+            var slice = buffer.AsMemory(0, blocks * BlockSize);
+            await _local.ReadAsync(start, slice).ConfigureAwait(false);
+            BinaryPrimitives.WriteUInt64BigEndian(result.AsSpan((int)(i * 8)), XxHash3.HashToUInt64(slice.Span));
+        }
+        return result;
+    }
+
+    private void ReleaseFence(int peerId, long lba, long blockCount)
+    {
+        RangeLock.Holder holder;
+        lock (_fences)
+        {
+            if (!_fences.Remove((peerId, lba, blockCount), out holder))
+                return;
+        }
+        holder.Dispose();
+    }
+
+    private void ReleaseFencesOf(int peerId)
+    {
+        List<RangeLock.Holder> held = [];
+        lock (_fences)
+        {
+            foreach (var key in _fences.Keys.Where(k => k.Peer == peerId).ToList())
+            {
+                held.Add(_fences[key]);
+                _fences.Remove(key);
+            }
+        }
+        foreach (var holder in held)
+            holder.Dispose();
+    }
+
+    /// <summary>Runs a slow request off the receive loop and replies when it is done.</summary>
+    private void RunAndReply(ReplicationLink link, ulong requestId, Func<Task<byte[]?>> work)
+    {
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                byte[]? body = await work().ConfigureAwait(false);
+                link.Reply(requestId, ReplyStatus.Ok, body);
+            }
+            catch (IOException e)
+            {
+                _log.LogError(e, "A request of replica {Peer} failed on {Device}", link.PeerId, _options.DeviceName);
+                link.Reply(requestId, ReplyStatus.IoError);
+            }
+            catch (OperationCanceledException)
+            {
+                link.Reply(requestId, ReplyStatus.NotReady);
+            }
+        });
+    }
+
+    private bool IsWholeBlocks(int bytes) => bytes > 0 && bytes % BlockSize == 0;
+
+    private bool InRange(long lba, long blockCount) => lba >= 0 && blockCount > 0 && lba + blockCount <= BlockCount;
+
+    private InvalidDataException BadRequest(ReplicationLink link, FrameHeader header, string what)
+    {
+        link.Reply(header.RequestId, ReplyStatus.BadRequest);
+        return new InvalidDataException($"Replica {link.PeerId} sent a {what}.");
+    }
+
+    private ReplicaPeer PeerById(int id)
+    {
+        foreach (var peer in _peers)
+        {
+            if (peer.Id == id)
+                return peer;
+        }
+        throw new InvalidOperationException($"Replica {id} is not a partner of {_options.DeviceName}.");
+    }
+}

@@ -1,0 +1,367 @@
+using Microsoft.Extensions.Logging;
+using Tandem.Replication.Links;
+using Tandem.Replication.Wire;
+using Tandem.Storage;
+
+namespace Tandem.Replication.Replicas;
+
+/// <summary>States, generations and what happens when partners come and go.</summary>
+public sealed partial class ReplicatedDevice
+{
+    private readonly SemaphoreSlim _persistGate = new(1, 1);
+
+    private StatusMessage OwnStatus()
+    {
+        var header = Header;
+        return new StatusMessage(LocalState.ToText(), header.Generation, header.History, _serving);
+    }
+
+    private void SendStatus(ReplicationLink link)
+    {
+        byte[] body = OwnStatus().ToBytes();
+        _ = SendControlAsync(link, body);
+    }
+
+    private void BroadcastStatus()
+    {
+        foreach (var peer in _peers)
+        {
+            if (peer.Link is { IsUp: true } link)
+                SendStatus(link);
+        }
+    }
+
+    private static async Task SendControlAsync(ReplicationLink link, byte[] body)
+    {
+        await link.RequestAsync(FrameType.Control, new BytesPayload(body)).ConfigureAwait(false);
+    }
+
+    private async ValueTask HandleControlAsync(ReplicaPeer peer, ReplicationLink link, ulong requestId, ControlMessage message)
+    {
+        switch (message)
+        {
+            case StatusMessage status:
+                link.Reply(requestId, ReplyStatus.Ok);
+                OnPeerStatus(peer, status);
+                return;
+            case SyncBeginMessage begin:
+                lock (_stateLock)
+                {
+                    if (LocalState == ReplicaState.Synchronized && _serving)
+                    {
+                        link.Reply(requestId, ReplyStatus.NotReady);
+                        return;
+                    }
+                    LocalState = ReplicaState.Synchronizing;
+                }
+                _log.LogInformation("{Device}: replica {Peer} starts a {Kind} synchronization of this node", _options.DeviceName, peer.Id, begin.SyncKind);
+                link.Reply(requestId, ReplyStatus.Ok);
+                RaiseStateChanged();
+                return;
+            case SyncEndMessage end:
+                RunAndReply(link, requestId, async () =>
+                {
+                    await _local.FlushAsync().ConfigureAwait(false);
+                    await CompleteAsSyncTargetAsync(peer, end).ConfigureAwait(false);
+                    return null;
+                });
+                return;
+            case ResizeMessage resize:
+                RunAndReply(link, requestId, async () =>
+                {
+                    if (resize.BlockCount < BlockCount)
+                        throw new IOException("Refusing to shrink an HA device.");
+                    await _local.ResizeAsync(resize.BlockCount).ConfigureAwait(false);
+                    foreach (var p in _peers)
+                        p.Bitmap.Resize(resize.BlockCount * BlockSize);
+                    Resized?.Invoke();
+                    return null;
+                });
+                return;
+        }
+    }
+
+    /// <summary>Raised after a partner grew the device (HA extend): the SCSI layer reports the new capacity.</summary>
+    public event Action? Resized;
+
+    /// <summary>
+    /// Compares our state and generation with a partner's and decides who copies to whom
+    /// (docs/design/replication.md, "Generation identifiers"). Both sides run the same rules on
+    /// the same facts, so they agree without a further exchange.
+    /// </summary>
+    private void OnPeerStatus(ReplicaPeer peer, StatusMessage theirs)
+    {
+        bool startSync = false, full = false, changed = false;
+        lock (_stateLock)
+        {
+            peer.Announced = theirs;
+            var header = Header;
+            var theirState = ReplicaStateText.Parse(theirs.State);
+            bool sameGeneration = theirs.Generation == header.Generation;
+            bool weAreNewer = header.History.Contains(theirs.Generation);
+            bool theyAreNewer = theirs.History.Contains(header.Generation);
+
+            if (peer.Sync is not null)
+                return; // our resync of this partner is running; it reports its own end
+
+            if (LocalState == ReplicaState.Synchronized && theirState == ReplicaState.Synchronized)
+            {
+                if (sameGeneration)
+                {
+                    changed = PairSynchronized(peer);
+                }
+                else if (weAreNewer)
+                {
+                    (startSync, full) = (true, peer.BitmapGeneration != theirs.Generation);
+                }
+                else if (theyAreNewer)
+                {
+                    changed = true;
+                    BecomeStale($"replica {peer.Id} holds newer data (generation {theirs.Generation})");
+                }
+                else
+                {
+                    if (!peer.SplitBrain)
+                        _log.LogError(
+                            "{Device}: SPLIT BRAIN with replica {Peer}: both copies were changed independently (generations {Ours} and {Theirs}). " +
+                            "Nothing is synchronized until you run 'tandem device mark-synchronized {Device}' on the node whose data should win.",
+                            _options.DeviceName, peer.Id, header.Generation, theirs.Generation, _options.DeviceName);
+                    changed = !peer.SplitBrain;
+                    peer.SplitBrain = true;
+                }
+            }
+            else if (LocalState == ReplicaState.Synchronized && theirState != ReplicaState.Synchronized)
+            {
+                // They are stale: we are the source. Our copy is current unless another partner
+                // proves otherwise, so we may serve.
+                if (!_serving && !_peers.Any(p => p.Announced is { } a && ReplicaStateText.Parse(a.State) == ReplicaState.Synchronized && a.Generation != header.Generation))
+                {
+                    _serving = true;
+                    changed = true;
+                }
+                if (_serving && theirState == ReplicaState.NotSynchronized)
+                    (startSync, full) = (true, peer.BitmapGeneration != theirs.Generation);
+            }
+            else if (LocalState != ReplicaState.Synchronized && theirState == ReplicaState.Synchronized)
+            {
+                // We wait to be synchronized by them.
+            }
+            else if (theirState == ReplicaState.NotSynchronized && LocalState == ReplicaState.NotSynchronized)
+            {
+                _log.LogWarning("{Device}: neither this node nor replica {Peer} holds synchronized data; run 'tandem device mark-synchronized {Device}' on the node whose data is current",
+                    _options.DeviceName, peer.Id, _options.DeviceName);
+            }
+        }
+        if (changed)
+            RaiseStateChanged();
+        if (startSync)
+            StartSync(peer, full);
+    }
+
+    /// <summary>Both copies are synchronized at the same generation: writes flow to the partner again.</summary>
+    private bool PairSynchronized(ReplicaPeer peer)
+    {
+        bool changed = false;
+        lock (_sendLock)
+        {
+            if (!peer.ReceivesWrites)
+            {
+                peer.ReceivesWrites = true;
+                _ordering.AddPeer(peer.Id);
+                changed = true;
+            }
+        }
+        peer.SplitBrain = false;
+        if (!_serving)
+        {
+            _serving = true;
+            changed = true;
+            _log.LogInformation("{Device}: synchronized with replica {Peer}; serving I/O", _options.DeviceName, peer.Id);
+        }
+        if (peer.RecordedState != ReplicaState.Synchronized)
+        {
+            peer.RecordedState = ReplicaState.Synchronized;
+            _ = PersistAsync();
+        }
+        peer.Bitmap.ClearAll();
+        peer.BitmapGeneration = null;
+        return changed;
+    }
+
+    /// <summary>This copy is behind: stop serving, record it, wait for a synchronized partner to copy to us.</summary>
+    private void BecomeStale(string reason)
+    {
+        _log.LogWarning("{Device}: this node's copy is not synchronized: {Reason}", _options.DeviceName, reason);
+        _serving = false;
+        LocalState = ReplicaState.NotSynchronized;
+        lock (_sendLock)
+        {
+            foreach (var peer in _peers)
+            {
+                if (peer.ReceivesWrites)
+                {
+                    peer.ReceivesWrites = false;
+                    _ordering.RemovePeer(peer.Id);
+                }
+            }
+        }
+        _ = PersistAsync();
+        BroadcastStatus();
+    }
+
+    private void MarkLocalStale(string reason)
+    {
+        lock (_stateLock)
+        {
+            if (LocalState == ReplicaState.NotSynchronized)
+                return;
+            BecomeStale(reason);
+        }
+        RaiseStateChanged();
+    }
+
+    /// <summary>
+    /// Records, once per outage, that a partner missed writes: it stops receiving them, and if we
+    /// were synchronized with it we move to a new generation (the partner's bitmap is relative to
+    /// the old one). Persisted before any write that the partner missed completes.
+    /// </summary>
+    private Task RecordLossAsync(ReplicaPeer peer, ReplicationLink? link)
+    {
+        Task task;
+        bool changed = false;
+        lock (_stateLock)
+        {
+            lock (_sendLock)
+            {
+                if (peer.ReceivesWrites)
+                {
+                    peer.ReceivesWrites = false;
+                    _ordering.RemovePeer(peer.Id);
+                    changed = true;
+                }
+            }
+            peer.SyncCancellation?.Cancel();
+            if (peer.RecordedState == ReplicaState.Synchronized && LocalState == ReplicaState.Synchronized && _serving)
+            {
+                var header = Header;
+                peer.RecordedState = ReplicaState.NotSynchronized;
+                peer.BitmapGeneration = header.Generation;
+                string next = Generation.AfterLosing(header.Generation, peer.Id);
+                Volatile.Write(ref _header, header with { Generation = next, History = Generation.Push(header.History, header.Generation) });
+                _log.LogWarning("{Device}: replica {Peer} is lost; this node continues alone and records what it misses (generation {Generation})",
+                    _options.DeviceName, peer.Id, next);
+                peer.LossRecorded = PersistAsync();
+                changed = true;
+            }
+            else if (peer.RecordedState == ReplicaState.Synchronized)
+            {
+                peer.RecordedState = ReplicaState.NotSynchronized;
+                peer.LossRecorded = PersistAsync();
+                changed = true;
+            }
+            task = peer.LossRecorded ?? Task.CompletedTask;
+        }
+        if (changed)
+        {
+            RaiseStateChanged();
+            BroadcastStatus();
+        }
+        return task;
+    }
+
+    /// <summary>The administrator vouches for this copy (split brain, total blackout): it becomes the one to copy from.</summary>
+    public async Task MarkSynchronizedAsync()
+    {
+        lock (_stateLock)
+        {
+            var header = Header;
+            // Every generation a partner has shown us goes into our history, so our copy counts as
+            // newer than theirs and they are synchronized from us.
+            var history = header.History;
+            foreach (var peer in _peers)
+            {
+                if (peer.Announced is { } a)
+                    history = Generation.Push(history, a.Generation);
+                peer.SplitBrain = false;
+                peer.BitmapGeneration = null;
+                peer.Bitmap.MarkAll();
+                if (peer.RecordedState == ReplicaState.Synchronized || peer.Announced is not null)
+                    peer.RecordedState = ReplicaState.NotSynchronized;
+            }
+            string next = Generation.NewRandom();
+            Volatile.Write(ref _header, header with { Generation = next, History = Generation.Push(history, header.Generation) });
+            LocalState = ReplicaState.Synchronized;
+            _serving = true;
+            _log.LogWarning("{Device}: marked synchronized by the administrator; partners will be fully synchronized from this node", _options.DeviceName);
+        }
+        await PersistAsync().ConfigureAwait(false);
+        RaiseStateChanged();
+        BroadcastStatus();
+    }
+
+    private async Task CompleteAsSyncTargetAsync(ReplicaPeer source, SyncEndMessage end)
+    {
+        lock (_stateLock)
+        {
+            var header = Header;
+            Volatile.Write(ref _header, header with { Generation = end.Generation, History = end.History.Take(ReplicationHeader.MaxHistory).ToArray() });
+            LocalState = ReplicaState.Synchronized;
+            source.RecordedState = ReplicaState.Synchronized;
+            source.SplitBrain = false;
+        }
+        await PersistAsync().ConfigureAwait(false);
+        lock (_stateLock)
+        {
+            PairSynchronized(source);
+        }
+        _log.LogInformation("{Device}: synchronized from replica {Peer} (generation {Generation})", _options.DeviceName, source.Id, end.Generation);
+        RaiseStateChanged();
+        BroadcastStatus();
+    }
+
+    /// <summary>Writes the current state into the header; serialised, newest state wins.</summary>
+    private async Task PersistAsync()
+    {
+        await _persistGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            ReplicationHeader header;
+            lock (_stateLock)
+            {
+                var current = Header;
+                header = current with
+                {
+                    State = LocalState == ReplicaState.Synchronized ? ReplicaStateText.Synchronized : ReplicaStateText.NotSynchronized,
+                    Nodes = current.Nodes.Select(n => n.NodeId == LocalId
+                        ? n with { State = LocalState == ReplicaState.Synchronized ? ReplicaStateText.Synchronized : ReplicaStateText.NotSynchronized }
+                        : n with { State = PeerById(n.NodeId).RecordedState == ReplicaState.Synchronized ? ReplicaStateText.Synchronized : ReplicaStateText.NotSynchronized })
+                        .ToArray(),
+                    Running = !_disposed,
+                };
+                Volatile.Write(ref _header, header);
+            }
+            await _options.Persist(header, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "{Device}: could not save the replication state", _options.DeviceName);
+            throw;
+        }
+        finally
+        {
+            _persistGate.Release();
+        }
+    }
+
+    private void RaiseStateChanged()
+    {
+        try
+        {
+            StateChanged?.Invoke();
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "{Device}: a state-change handler failed", _options.DeviceName);
+        }
+    }
+}

@@ -1,0 +1,156 @@
+using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tandem.Replication.Links;
+using Tandem.Replication.Replicas;
+using Tandem.Storage;
+
+namespace Tandem.Replication.Tests.Replicas;
+
+/// <summary>
+/// Two or three replicas of one device in this process, each with its own RAM copy and its own
+/// replication listener on 127.0.0.1, linked over real TCP. Nodes can be stopped and restarted
+/// with the header they last persisted (the copy's data survives, as an image file would).
+/// </summary>
+internal sealed class ReplicaLab : IAsyncDisposable
+{
+    public const int BlockSize = 512;
+    public static readonly LinkTimings FastTimings = new(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5));
+
+    private readonly ClusterCredentials _cluster = ClusterCredentials.CreateNew();
+    private readonly byte[] _naa = Convert.FromHexString("6001405a1b2c3d4e5f60718293a4b5c6");
+    private readonly Node[] _nodes;
+
+    public ReplicaLab(int nodes, long sizeBytes, string state = "synchronized")
+    {
+        string generation = Generation.NewRandom();
+        _nodes = new Node[nodes];
+        for (int i = 0; i < nodes; i++)
+            _nodes[i] = new Node(this, i + 1, new RamDevice(sizeBytes, BlockSize));
+        var members = _nodes.Select(n => new ReplicaNodeHeader
+        {
+            NodeId = n.Id,
+            Api = $"127.0.0.1:{3261 + n.Id}",
+            SyncChannels = [n.Listener.Endpoints[0].ToString()],
+            State = state,
+        }).ToArray();
+        foreach (var node in _nodes)
+        {
+            node.Persisted = new ReplicationHeader
+            {
+                ClusterId = _cluster.ClusterId.ToString(),
+                LocalNodeId = node.Id,
+                Nodes = members,
+                State = state,
+                Generation = generation,
+            };
+        }
+    }
+
+    public Node this[int id] => _nodes[id - 1];
+    public IEnumerable<Node> Nodes => _nodes;
+
+    /// <summary>Starts (or restarts) every node.</summary>
+    public void StartAll()
+    {
+        foreach (var node in _nodes)
+            node.Start();
+    }
+
+    public async Task WaitUntilAsync(Func<bool> condition, string what, int timeoutMs = 15000)
+    {
+        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"Timed out waiting until {what}. States: {Describe()}");
+            await Task.Delay(20);
+        }
+    }
+
+    public string Describe() => string.Join("; ", _nodes.Select(n => n.Device is { } d
+        ? $"node {n.Id}: {d.LocalState} serving={d.IsServing} peers=[{string.Join(",", d.Peers.Select(p => $"{p.Id}:{p.RecordedState}/recv={p.ReceivesWrites}/link={p.Link?.IsUp == true}/dirty={p.Bitmap.DirtyExtents}/sync={p.Sync?.Percent:0}"))}]"
+        : $"node {n.Id}: stopped"));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in _nodes)
+            await node.DisposeAsync();
+    }
+
+    internal sealed class Node : IAsyncDisposable
+    {
+        private readonly ReplicaLab _lab;
+
+        public Node(ReplicaLab lab, int id, RamDevice storage)
+        {
+            _lab = lab;
+            Id = id;
+            Storage = new KeepOpen(storage);
+            Listener = new ReplicationListener([new IPEndPoint(IPAddress.Loopback, 0)], naa => naa.AsSpan().SequenceEqual(_lab._naa) ? Device : null,
+                NullLogger.Instance, FastTimings);
+            Listener.Start();
+        }
+
+        public int Id { get; }
+        public KeepOpen Storage { get; }
+        public ReplicationListener Listener { get; }
+        public ReplicatedDevice? Device { get; private set; }
+        public ReplicationHeader Persisted { get; set; } = null!;
+
+        public void Start()
+        {
+            Device = new ReplicatedDevice(Storage, new ReplicaSetOptions
+            {
+                Header = Persisted,
+                Cluster = _lab._cluster,
+                DeviceNaa = _lab._naa,
+                Persist = (header, _) =>
+                {
+                    Persisted = header;
+                    return Task.CompletedTask;
+                },
+                Timings = FastTimings,
+                DeviceName = $"lab{Id}",
+            });
+            Device.Start();
+        }
+
+        /// <summary>Stops the replica (its partners see the link drop) but keeps its data.</summary>
+        public async Task StopAsync()
+        {
+            if (Device is { } device)
+            {
+                Device = null;
+                await device.DisposeAsync();
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await StopAsync();
+            await Listener.DisposeAsync();
+        }
+
+        public byte[] ReadAll()
+        {
+            byte[] data = new byte[Storage.BlockCount * BlockSize];
+            Storage.ReadAsync(0, data).AsTask().GetAwaiter().GetResult();
+            return data;
+        }
+    }
+
+    /// <summary>The RAM copy outlives a replica's restart, as an image file does.</summary>
+    internal sealed class KeepOpen(RamDevice inner) : IBlockDevice
+    {
+        public int BlockSize => inner.BlockSize;
+        public long BlockCount => inner.BlockCount;
+        public bool IsThinProvisioned => inner.IsThinProvisioned;
+        public ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(lba, buffer, cancellationToken);
+        public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags = WriteFlags.None, CancellationToken cancellationToken = default) => inner.WriteAsync(lba, data, flags, cancellationToken);
+        public ValueTask FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+        public ValueTask UnmapAsync(long lba, long blockCount, CancellationToken cancellationToken = default) => inner.UnmapAsync(lba, blockCount, cancellationToken);
+        public ValueTask<LbaExtent> GetLbaStatusAsync(long lba, CancellationToken cancellationToken = default) => inner.GetLbaStatusAsync(lba, cancellationToken);
+        public ValueTask ResizeAsync(long newBlockCount, CancellationToken cancellationToken = default) => inner.ResizeAsync(newBlockCount, cancellationToken);
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}
