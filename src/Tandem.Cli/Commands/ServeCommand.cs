@@ -38,6 +38,12 @@ internal static class ServeCommand
             DefaultValueFactory = _ => $"127.0.0.1:{NodeOptions.DefaultApiPort}",
         };
 
+        public Option<string[]> Replication { get; } = new("--replication")
+        {
+            Description = "Replication (sync and heartbeat) endpoint ADDR:PORT partners dial; repeatable (default: each portal's address, port 3262)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+
         public Option<string?> NodeName { get; } = new("--node-name") { Description = "Node name used in target IQNs (default: host name)" };
         public Option<string?> AdminPassword { get; } = new("--admin-password") { Description = "Admin API password (default: stored one, or generated on first start)" };
 
@@ -69,7 +75,7 @@ internal static class ServeCommand
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { DataDir, Portals, Api, NodeName, AdminPassword, IqnPrefix, Vendor, Product, LogFormat })
+            foreach (var option in new Option[] { DataDir, Portals, Api, Replication, NodeName, AdminPassword, IqnPrefix, Vendor, Product, LogFormat })
                 command.Options.Add(option);
         }
 
@@ -83,6 +89,9 @@ internal static class ServeCommand
                 DataDirectory = Path.GetFullPath(parse.GetValue(DataDir)!, context.WorkingDirectory),
                 Portals = portals,
                 ApiEndpoint = EndpointParser.ParseListen(parse.GetValue(Api)!, "--api"),
+                ReplicationEndpoints = parse.GetValue(Replication) is { Length: > 0 } replication
+                    ? replication.Select(r => EndpointParser.ParseListen(r, "--replication")).ToArray()
+                    : null,
                 NodeName = parse.GetValue(NodeName),
                 AdminPassword = parse.GetValue(AdminPassword),
                 IqnPrefix = parse.GetValue(IqnPrefix)!,

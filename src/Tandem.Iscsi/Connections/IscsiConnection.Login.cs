@@ -157,7 +157,8 @@ internal sealed partial class IscsiConnection
             await previous.TerminateAsync().ConfigureAwait(false);
         }
 
-        var nexus = new ITNexus(initiator, login.Isid, target.Name, options.PortalGroupTag, options.RelativeTargetPortId, options.TargetPortGroupId);
+        var nexus = new ITNexus(initiator, login.Isid, target.Name, options.PortalGroupTag,
+            target.TargetPort?.RelativeTargetPortId ?? options.RelativeTargetPortId, target.TargetPort?.TargetPortGroupId ?? options.TargetPortGroupId);
         IscsiSession? session = registry.TryAdd(
             tsih => new IscsiSession(tsih, initiator, login.Isid, target, nexus, login.Parameters, request.CmdSN, _logger), options.MaxSessions);
         if (session is null)

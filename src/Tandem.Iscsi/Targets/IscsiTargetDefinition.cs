@@ -10,9 +10,18 @@ public sealed class IscsiTargetDefinition
     public string? Alias { get; init; }
     public required IScsiTarget Scsi { get; init; }
 
+    /// <summary>
+    /// ALUA identity of this node's port for this target (an HA device numbers its nodes 1-3, so
+    /// each target can differ); null: the server's <see cref="IscsiServerOptions"/> values.
+    /// </summary>
+    public TargetPortIdentity? TargetPort { get; init; }
+
     /// <summary>Access policy; replaced atomically when the administrator changes ACL or CHAP.</summary>
     public TargetAccessPolicy Access { get; set; } = TargetAccessPolicy.AllowAll;
 }
+
+/// <summary>SPC relative target port identifier and ALUA target port group of this node's port.</summary>
+public sealed record TargetPortIdentity(ushort RelativeTargetPortId, ushort TargetPortGroupId);
 
 /// <summary>
 /// Who may log in to (and discover) a target. Empty allow-lists mean "everyone", as the

@@ -12,12 +12,17 @@ namespace Tandem.Node.Api;
 /// Credentials are compared as SHA-256 digests with a fixed-time comparison, so neither content
 /// nor length leaks through timing.
 /// </summary>
-internal sealed class BasicAuthentication(string password, ILogger log)
+/// <remarks>
+/// Partner nodes may also authenticate as user <c>cluster</c> with the cluster secret: that is how
+/// a node removes its copy on a partner without the administrator's password.
+/// </remarks>
+internal sealed class BasicAuthentication(string password, Func<string?> clusterSecret, ILogger log)
 {
     public const string Realm = "Tandem";
 
     private static readonly PathString[] Anonymous = ["/api/v1/health"];
 
+    private static readonly byte[] ClusterUserDigest = SHA256.HashData(Encoding.UTF8.GetBytes(HighAvailability.PartnerClient.ClusterUser));
     private readonly byte[] _userDigest = SHA256.HashData(Encoding.UTF8.GetBytes(AdminSecret.UserName));
     private readonly byte[] _passwordDigest = SHA256.HashData(Encoding.UTF8.GetBytes(password));
 
@@ -55,8 +60,14 @@ internal sealed class BasicAuthentication(string password, ILogger log)
         var colon = decoded.IndexOf(':');
         if (colon < 0)
             return false;
-        var userOk = CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(decoded[..colon])), _userDigest);
-        var passwordOk = CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(decoded[(colon + 1)..])), _passwordDigest);
-        return userOk & passwordOk;
+        var user = SHA256.HashData(Encoding.UTF8.GetBytes(decoded[..colon]));
+        var given = SHA256.HashData(Encoding.UTF8.GetBytes(decoded[(colon + 1)..]));
+        var userOk = CryptographicOperations.FixedTimeEquals(user, _userDigest);
+        var passwordOk = CryptographicOperations.FixedTimeEquals(given, _passwordDigest);
+        if (userOk & passwordOk)
+            return true;
+        return clusterSecret() is { } secret
+            & CryptographicOperations.FixedTimeEquals(user, ClusterUserDigest)
+            & CryptographicOperations.FixedTimeEquals(given, SHA256.HashData(Encoding.UTF8.GetBytes(clusterSecret() ?? "")));
     }
 }

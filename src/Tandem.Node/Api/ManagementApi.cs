@@ -39,13 +39,14 @@ internal static class ManagementApi
 
         var app = builder.Build();
         var log = node.LoggerFactory.CreateLogger("Tandem.Node.Api");
-        var auth = new BasicAuthentication(node.AdminPassword, log);
+        var auth = new BasicAuthentication(node.AdminPassword, () => node.Devices.Config.Cluster?.Secret, log);
         app.Use((context, next) => ApiErrors.HandleAsync(context, next, log));
         app.Use(auth.HandleAsync);
 
         HealthEndpoints.Map(app);
         NodeEndpoints.Map(app);
         DeviceEndpoints.Map(app);
+        ReplicaEndpoints.Map(app);
         TargetEndpoints.Map(app);
         DiscoveryEndpoints.Map(app);
         SessionEndpoints.Map(app);

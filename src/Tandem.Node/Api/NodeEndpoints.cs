@@ -22,7 +22,9 @@ internal static class NodeEndpoints
         node.Data.Root,
         node.Devices.Devices.Count,
         node.Devices.Sessions.GetSessions().Count,
-        NodeWarnings.For(node.Devices));
+        NodeWarnings.For(node.Devices),
+        node.Devices.ReplicationEndpoints.Select(e => e.ToString()).ToArray(),
+        node.Devices.Config.Cluster?.Id);
 
     internal static IReadOnlyList<string> Portals(TandemNode node) => node.IscsiPortals.Select(p => p.ToString()).ToArray();
 }

@@ -13,6 +13,18 @@ public sealed record NodeConfig
     public required string NodeName { get; init; }
     public IReadOnlyList<DeviceConfig> Devices { get; init; } = [];
     public ChapConfig? DiscoveryChap { get; init; }
+
+    /// <summary>The cluster this node's HA devices belong to; created with the first replica.</summary>
+    public ClusterConfig? Cluster { get; init; }
+}
+
+/// <summary>Cluster id and the secret that authenticates replication links and node-to-node API calls.</summary>
+public sealed record ClusterConfig
+{
+    public required string Id { get; init; }
+
+    /// <summary>256-bit secret, base64.</summary>
+    public required string Secret { get; init; }
 }
 
 /// <summary>One device and the target that exposes it as LUN 0.</summary>

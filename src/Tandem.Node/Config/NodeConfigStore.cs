@@ -120,6 +120,17 @@ public sealed class NodeConfigStore(string path)
 
         if (config.DiscoveryChap is not null)
             Check(() => Devices.DeviceManager.ValidateChap(config.DiscoveryChap, allowMutual: false), "discovery CHAP");
+        if (config.Cluster is { } cluster)
+        {
+            try
+            {
+                global::Tandem.Replication.Links.ClusterCredentials.Parse(cluster.Id, cluster.Secret);
+            }
+            catch (FormatException e)
+            {
+                throw Corrupt($"cluster: {e.Message}");
+            }
+        }
     }
 
     private void ValidateTarget(DeviceConfig device)

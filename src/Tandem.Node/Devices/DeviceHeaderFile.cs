@@ -5,7 +5,7 @@ namespace Tandem.Node.Devices;
 
 /// <summary>What the node needs from an image device's header file.</summary>
 internal sealed record DeviceHeaderInfo(string Name, DeviceIdentity Identity, int SectorSize, Provisioning Provisioning,
-    long SizeBytes, string ImagePath, string TargetName);
+    long SizeBytes, string ImagePath, string TargetName, ReplicationHeader? Replication);
 
 /// <summary>Reads and writes image device headers (<see cref="DeviceHeader"/>), mapping their errors to ours.</summary>
 internal static class DeviceHeaderFile
@@ -34,11 +34,11 @@ internal static class DeviceHeaderFile
             throw new TandemException(ErrorCodes.ConfigError, $"Device header {headerPath} describes a {header.Type} device, not an image.");
         var identity = DeviceIdentity.Parse(header.Naa, header.Serial, $"Device header {headerPath}");
         return new DeviceHeaderInfo(header.Name, identity, header.SectorSize, header.Provisioning, header.SizeBytes,
-            header.ResolveImagePath(headerPath)!, header.TargetName);
+            header.ResolveImagePath(headerPath)!, header.TargetName, header.Replication);
     }
 
     public static void Create(string headerPath, string name, DeviceIdentity identity, int sectorSize, Provisioning provisioning,
-        long sizeBytes, string imagePath, string targetName)
+        long sizeBytes, string imagePath, string targetName, ReplicationHeader? replication = null)
     {
         var header = new DeviceHeader
         {
@@ -52,12 +52,26 @@ internal static class DeviceHeaderFile
             Serial = identity.Serial,
             TargetName = targetName,
             CreatedUtc = DateTimeOffset.UtcNow,
+            Replication = replication,
         };
         Save(header, headerPath);
     }
 
     /// <summary>Records a new size, keeping everything else the header holds (cache settings, HA links).</summary>
-    public static void UpdateSize(string headerPath, long sizeBytes)
+    public static void UpdateSize(string headerPath, long sizeBytes) => Update(headerPath, h => h with { SizeBytes = sizeBytes });
+
+    /// <summary>Records the replication state (null: the device is no longer replicated).</summary>
+    public static void UpdateReplication(string headerPath, ReplicationHeader? replication) => Update(headerPath, h => h with { Replication = replication });
+
+    private static readonly Lock UpdateLock = new();
+
+    private static void Update(string headerPath, Func<DeviceHeader, DeviceHeader> change)
+    {
+        lock (UpdateLock)
+            UpdateLocked(headerPath, change);
+    }
+
+    private static void UpdateLocked(string headerPath, Func<DeviceHeader, DeviceHeader> change)
     {
         DeviceHeader header;
         try
@@ -69,7 +83,7 @@ internal static class DeviceHeaderFile
             throw new TandemException(ErrorCodes.IoError, $"Cannot update device header {headerPath}: {e.Message}", e);
         }
 
-        Save(header with { SizeBytes = sizeBytes }, headerPath);
+        Save(change(header), headerPath);
     }
 
     private static void Save(DeviceHeader header, string headerPath)

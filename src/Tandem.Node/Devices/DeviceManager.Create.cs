@@ -12,10 +12,14 @@ public sealed partial class DeviceManager
     public Task<ManagedDevice> CreateAsync(CreateDeviceRequest request, CancellationToken ct = default) =>
         Exclusive(() => CreateLockedAsync(request), ct);
 
-    private async Task<ManagedDevice> CreateLockedAsync(CreateDeviceRequest request)
+    /// <param name="identity">The identity to give the device (a partner copy of an HA device), or null for a new one.</param>
+    /// <param name="replication">The replica set of a partner copy, or null.</param>
+    private async Task<ManagedDevice> CreateLockedAsync(CreateDeviceRequest request, DeviceIdentity? identity = null, ReplicationHeader? replication = null)
     {
         var plan = Plan(request);
-        var identity = DeviceIdentity.CreateNew();
+        identity ??= DeviceIdentity.CreateNew();
+        if (replication is not null && plan.Type != DeviceTypes.Image)
+            throw TandemException.Invalid("Only image devices can be replicated.");
         ManagedDevice device;
         if (plan.Type == DeviceTypes.Ram)
         {
@@ -36,7 +40,7 @@ public sealed partial class DeviceManager
         }
         else
         {
-            device = CreateImage(plan, identity);
+            device = CreateImage(plan, identity, replication);
         }
 
         try
@@ -61,7 +65,7 @@ public sealed partial class DeviceManager
         return device;
     }
 
-    private ManagedDevice CreateImage(CreatePlan plan, DeviceIdentity identity)
+    private ManagedDevice CreateImage(CreatePlan plan, DeviceIdentity identity, ReplicationHeader? replication)
     {
         var imagePath = Path.Combine(plan.Location!, plan.Name + DeviceLimits.ImageExtension);
         var headerPath = Path.Combine(plan.Location!, plan.Name + DeviceLimits.HeaderExtension);
@@ -71,7 +75,7 @@ public sealed partial class DeviceManager
         {
             image = ImageFileDevice.Create(imagePath, plan.SizeBytes, plan.SectorSize, plan.Provisioning);
             headerWritten = true; // from here on a (partial) header file would be ours
-            DeviceHeaderFile.Create(headerPath, plan.Name, identity, plan.SectorSize, plan.Provisioning, plan.SizeBytes, imagePath, plan.Target.Name);
+            DeviceHeaderFile.Create(headerPath, plan.Name, identity, plan.SectorSize, plan.Provisioning, plan.SizeBytes, imagePath, plan.Target.Name, replication);
             var config = new DeviceConfig
             {
                 Name = plan.Name,
@@ -79,7 +83,8 @@ public sealed partial class DeviceManager
                 HeaderPath = headerPath,
                 Target = plan.Target,
             };
-            return Online(config, identity, plan.SectorSize, plan.Provisioning, imagePath, image);
+            IBlockDevice device = replication is null ? image : Replicated(config, identity, image, replication);
+            return Online(config, identity, plan.SectorSize, plan.Provisioning, imagePath, device);
         }
         catch (Exception e)
         {

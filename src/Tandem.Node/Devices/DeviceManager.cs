@@ -1,9 +1,12 @@
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using Tandem.Iscsi.Targets;
+using Tandem.Node.HighAvailability;
 using Tandem.Node.Config;
 using Tandem.Node.Errors;
 using Tandem.Scsi;
+using Tandem.Replication.Replicas;
+using Tandem.Scsi.Alua;
 using Tandem.Scsi.LogicalUnits;
 using Tandem.Storage;
 
@@ -114,6 +117,7 @@ public sealed partial class DeviceManager : IAsyncDisposable
         Provisioning provisioning;
         long sizeBytes;
         string? imagePath = null;
+        ReplicationHeader? replication = null;
         try
         {
             if (config.Type == DeviceTypes.Ram)
@@ -128,8 +132,8 @@ public sealed partial class DeviceManager : IAsyncDisposable
                 if (!string.Equals(header.Name, config.Name, StringComparison.Ordinal))
                     throw new TandemException(ErrorCodes.ConfigError,
                         $"Device header {config.HeaderPath} belongs to device '{header.Name}', not '{config.Name}'.");
-                (identity, sectorSize, provisioning, sizeBytes, imagePath) =
-                    (header.Identity, header.SectorSize, header.Provisioning, header.SizeBytes, header.ImagePath);
+                (identity, sectorSize, provisioning, sizeBytes, imagePath, replication) =
+                    (header.Identity, header.SectorSize, header.Provisioning, header.SizeBytes, header.ImagePath, header.Replication);
             }
         }
         catch (TandemException e) when (e.Code != ErrorCodes.ConfigError)
@@ -148,6 +152,8 @@ public sealed partial class DeviceManager : IAsyncDisposable
             device = config.Type == DeviceTypes.Ram
                 ? new RamDevice(sizeBytes, sectorSize)
                 : ImageFileDevice.Open(imagePath!, sectorSize, provisioning);
+            if (replication is not null)
+                device = Replicated(config, identity, device, replication);
             return Online(config, identity, sectorSize, provisioning, imagePath, device);
         }
         catch (Exception e)
@@ -162,6 +168,8 @@ public sealed partial class DeviceManager : IAsyncDisposable
     private ManagedDevice Online(DeviceConfig config, DeviceIdentity identity, int sectorSize, Provisioning provisioning,
         string? imagePath, IBlockDevice device)
     {
+        var replicated = device as ReplicatedDevice;
+        var alua = replicated is null ? null : new ReplicaAlua(replicated);
         var unit = new ScsiLogicalUnit(
             device,
             new LogicalUnitIdentity(identity.Naa, identity.Serial, Settings.Vendor, Settings.Product),
@@ -169,6 +177,7 @@ public sealed partial class DeviceManager : IAsyncDisposable
             {
                 ReservationStatePath = _data.ReservationStatePath(config.Name),
                 Logger = _loggerFactory.CreateLogger("Tandem.Scsi.LogicalUnit." + config.Name),
+                Alua = alua is null ? new SingleNodeAlua() : alua,
             });
         var scsiTarget = new ScsiTarget(_loggerFactory.CreateLogger<ScsiTarget>());
         scsiTarget.AddLogicalUnit(0, unit);
@@ -178,7 +187,14 @@ public sealed partial class DeviceManager : IAsyncDisposable
             Alias = config.Target.Alias,
             Scsi = scsiTarget,
             Access = ToPolicy(config.Target),
+            TargetPort = replicated is null ? null : new TargetPortIdentity((ushort)replicated.LocalId, (ushort)replicated.LocalId),
         };
+        if (replicated is not null)
+        {
+            alua!.Changed += unit.NotifyAsymmetricAccessStateChanged;
+            replicated.Resized += () => OnPartnerExtended(config, unit, replicated);
+            replicated.Start();
+        }
         return new ManagedDevice(config, identity, sectorSize, provisioning, device.BlockCount * device.BlockSize, imagePath)
         {
             Device = device,

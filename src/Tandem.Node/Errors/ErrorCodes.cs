@@ -21,4 +21,13 @@ public static class ErrorCodes
     public const string PayloadTooLarge = "payload_too_large";
     public const string Unavailable = "unavailable";
     public const string Internal = "internal";
+
+    /// <summary>A partner node could not be reached or refused a request (message names it and its answer).</summary>
+    public const string PartnerError = "partner_error";
+
+    /// <summary>The HA device is not in a state that allows the operation (e.g. a partner is not synchronized).</summary>
+    public const string ReplicaState = "replica_state";
+
+    /// <summary>The partner node belongs to another cluster.</summary>
+    public const string ClusterMismatch = "cluster_mismatch";
 }

@@ -25,6 +25,13 @@ public sealed record NodeOptions
 
     public IPEndPoint ApiEndpoint { get; init; } = new(IPAddress.Loopback, DefaultApiPort);
 
+    /// <summary>Replication (synchronization and heartbeat) endpoints; null: each portal's address on port 3262 (port 0 when the portal's is 0).</summary>
+    public IReadOnlyList<IPEndPoint>? ReplicationEndpoints { get; init; }
+
+    /// <summary>The replication endpoints to bind.</summary>
+    public IReadOnlyList<IPEndPoint> EffectiveReplicationEndpoints => ReplicationEndpoints ??
+        Portals.Select(p => new IPEndPoint(p.Address, p.Port == 0 ? 0 : Replication.ReplicaLimits.DefaultReplicationPort)).Distinct().ToArray();
+
     /// <summary>Null: the stored name, else the host name (lowercased, sanitised).</summary>
     public string? NodeName { get; init; }
 

@@ -11,6 +11,7 @@ using Tandem.Node.Config;
 using Tandem.Node.Devices;
 using Tandem.Node.Errors;
 using Tandem.Node.Validation;
+using Tandem.Replication.Links;
 
 namespace Tandem.Node.Hosting;
 
@@ -26,6 +27,7 @@ public sealed class TandemNode : IAsyncDisposable
     private readonly ILoggerFactory? _ownedLoggerFactory;
     private WebApplication? _api;
     private IscsiServer? _iscsi;
+    private ReplicationListener? _replication;
     private int _stopped;
 
     private TandemNode(NodeOptions options, DataDirectory data, DeviceManager devices, ILoggerFactory loggerFactory,
@@ -108,6 +110,18 @@ public sealed class TandemNode : IAsyncDisposable
 
     private async Task StartServersAsync(CancellationToken ct)
     {
+        try
+        {
+            _replication = new ReplicationListener(Options.EffectiveReplicationEndpoints, Devices.FindReplicated,
+                LoggerFactory.CreateLogger("Tandem.Replication.Listener"), Devices.LinkTimings);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new TandemException(ErrorCodes.BindFailed, $"Cannot start the replication listener: {e.Message}", e);
+        }
+        Devices.ReplicationEndpoints = _replication.Endpoints;
+        _replication.Start();
+
         _iscsi = new IscsiServer(Devices.Catalog, new IscsiServerOptions(), LoggerFactory);
         Devices.AttachSessions(new IscsiServerSessions(_iscsi));
         try
@@ -132,6 +146,7 @@ public sealed class TandemNode : IAsyncDisposable
         }
 
         ApiEndpoint = BoundApiEndpoint(_api) ?? Options.ApiEndpoint;
+        Devices.ApiEndpoint = ApiEndpoint.ToString();
     }
 
     private static IPEndPoint? BoundApiEndpoint(WebApplication app)
@@ -148,8 +163,8 @@ public sealed class TandemNode : IAsyncDisposable
 
     private void LogStarted()
     {
-        _log.LogInformation("Tandem {Version} node {Node} started: data {DataDir}, iSCSI {Portals}, API http://{Api}",
-            Version, NodeName, Data.Root, string.Join(", ", IscsiPortals), ApiEndpoint);
+        _log.LogInformation("Tandem {Version} node {Node} started: data {DataDir}, iSCSI {Portals}, API http://{Api}, replication {Replication}",
+            Version, NodeName, Data.Root, string.Join(", ", IscsiPortals), ApiEndpoint, string.Join(", ", Devices.ReplicationEndpoints));
         foreach (var warning in NodeWarnings.For(Devices))
             _log.LogWarning("{Warning}", warning);
     }
@@ -173,6 +188,8 @@ public sealed class TandemNode : IAsyncDisposable
         }
 
         await Safely(() => Devices.DisposeAsync().AsTask(), "closing devices");
+        if (_replication is not null)
+            await Safely(() => _replication.DisposeAsync().AsTask(), "stopping the replication listener");
         _log.LogInformation("Node {Node} stopped", NodeName);
         _ownedLoggerFactory?.Dispose();
     }

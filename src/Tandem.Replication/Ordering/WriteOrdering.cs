@@ -10,9 +10,12 @@ namespace Tandem.Replication.Ordering;
 /// <para>Callers hold the range's apply lock around <see cref="StampLocalWrite"/> or
 /// <see cref="PlanRemoteWrite"/>, the data write and the release, so "stamp or plan, write, record" is
 /// atomic per range.</para>
-/// <para>The clock carried on a message must not exceed the Lamport value of any write the node has
-/// stamped but not yet queued on that link, or a peer may forget an entry that such a write would
-/// wrongly overtake. Stamp and queue in one step, or carry min(<see cref="Clock"/>, oldest unsent - 1).</para>
+/// <para>The clock carried on a message must stay below the Lamport value of every write the node
+/// has stamped but not yet queued on that link, or the peer may forget an entry that such a write
+/// then wrongly overtakes. Stamp and queue to every link in one step under one lock (so frames leave
+/// in stamp order), or carry min(<see cref="Clock"/>, oldest unsent - 1).</para>
+/// <para>A peer's clock is observed only after that message and every earlier one from the peer has
+/// been planned and recorded; the peers are exactly the nodes whose writes this node applies.</para>
 /// </remarks>
 public sealed class WriteOrdering
 {
@@ -82,9 +85,14 @@ public sealed class WriteOrdering
             _inFlight.Forget(after);
     }
 
-    /// <summary>Adds a synchronized peer. Its watermark starts at 0, so nothing is forgotten until it is
-    /// heard from. It must not originate writes before its clock has caught up with the replica set's
-    /// (entries other nodes already forgot would otherwise be overtaken by its older stamps).</summary>
+    /// <summary>
+    /// Adds a peer whose writes this node may apply: the watermarks that decide forgetting are those of
+    /// the nodes that can send writes here, so add it before applying anything from it (a writer
+    /// missing from the set could overtake entries forgotten without waiting for it). Its watermark
+    /// starts at 0, so nothing is forgotten until it is heard from. It must not originate writes before
+    /// its clock has caught up with the replica set's: entries other nodes already forgot would
+    /// otherwise be overtaken by its older stamps.
+    /// </summary>
     public void AddPeer(int peerId)
     {
         if (peerId == LocalNodeId)
@@ -92,8 +100,8 @@ public sealed class WriteOrdering
         _watermarks.Add(peerId);
     }
 
-    /// <summary>Removes a peer that is no longer synchronized (it does not originate writes, and its
-    /// messages must be discarded from now on); entries only it held back are forgotten.</summary>
+    /// <summary>Removes a peer whose writes this node no longer applies (its messages must be discarded
+    /// from now on, and its unsent writes never resent); entries only it held back are forgotten.</summary>
     public void RemovePeer(int peerId)
     {
         long before = _watermarks.Minimum;

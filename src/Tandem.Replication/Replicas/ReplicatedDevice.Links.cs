@@ -115,6 +115,9 @@ public sealed partial class ReplicatedDevice
         }
         old?.Fail(new IOException("Replaced by a new link."));
         _log.LogInformation("{Device}: link to replica {Peer} is up", _options.DeviceName, peer.Id);
+        // Watermarks count exactly the partners whose writes we apply: from before the first
+        // frame of this link is handled until its loop is gone.
+        _ordering.AddPeer(peer.Id);
         link.Start();
         SendStatus(link);
         RaiseStateChanged();
@@ -129,6 +132,7 @@ public sealed partial class ReplicatedDevice
                 return;
             peer.Link = null;
         }
+        _ordering.RemovePeer(peer.Id);
         ReleaseFencesOf(peer.Id);
         if (!_disposed)
         {

@@ -23,6 +23,8 @@ public sealed partial class ReplicatedDevice
     async ValueTask ILinkHandler.HandleRequestAsync(ReplicationLink link, FrameHeader header, ReadOnlyMemory<byte> payload)
     {
         ReplicaPeer peer = PeerById(link.PeerId);
+        if (!link.IsUp || peer.Link != link)
+            throw new IOException("Frame on a link that is already down; discarded."); // late frames of a lost partner
         switch (header.Type)
         {
             case FrameType.Write:

@@ -152,8 +152,10 @@ public sealed partial class ReplicatedDevice
                     _options.DeviceName, peer.Id, _options.DeviceName);
             }
         }
+        // Its status may change what we report for its port group even when ours did not change.
+        RaiseStateChanged();
         if (changed)
-            RaiseStateChanged();
+            BroadcastStatus();
         if (startSync)
             StartSync(peer, full);
     }
@@ -167,7 +169,6 @@ public sealed partial class ReplicatedDevice
             if (!peer.ReceivesWrites)
             {
                 peer.ReceivesWrites = true;
-                _ordering.AddPeer(peer.Id);
                 changed = true;
             }
         }
@@ -201,7 +202,6 @@ public sealed partial class ReplicatedDevice
                 if (peer.ReceivesWrites)
                 {
                     peer.ReceivesWrites = false;
-                    _ordering.RemovePeer(peer.Id);
                 }
             }
         }
@@ -236,7 +236,6 @@ public sealed partial class ReplicatedDevice
                 if (peer.ReceivesWrites)
                 {
                     peer.ReceivesWrites = false;
-                    _ordering.RemovePeer(peer.Id);
                     changed = true;
                 }
             }

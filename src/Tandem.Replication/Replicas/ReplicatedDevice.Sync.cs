@@ -54,7 +54,6 @@ public sealed partial class ReplicatedDevice
                 lock (_sendLock)
                 {
                     peer.ReceivesWrites = false;
-                    _ordering.RemovePeer(peer.Id);
                 }
             }
             StartSync(peer, full || peer.BitmapGeneration is null);
@@ -79,7 +78,6 @@ public sealed partial class ReplicatedDevice
             lock (_sendLock)
             {
                 peer.ReceivesWrites = true;
-                _ordering.AddPeer(peer.Id);
             }
             using (await _originLock.AcquireAsync(0, BlockCount, ct).ConfigureAwait(false))
             {
@@ -120,7 +118,6 @@ public sealed partial class ReplicatedDevice
                 if (peer.ReceivesWrites && peer.RecordedState != ReplicaState.Synchronized)
                 {
                     peer.ReceivesWrites = false;
-                    _ordering.RemovePeer(peer.Id);
                 }
             }
         }

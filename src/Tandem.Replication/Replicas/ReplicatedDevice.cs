@@ -126,6 +126,8 @@ public sealed partial class ReplicatedDevice : IBlockDevice, ILinkHandler
     {
         EnsureServing();
         CheckRange(lba, blockCount);
+        if (blockCount == 0)
+            return; // a zero-length UNMAP descriptor is legal and changes nothing
         Interlocked.Increment(ref _clientIo);
         try
         {

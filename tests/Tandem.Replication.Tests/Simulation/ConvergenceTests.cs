@@ -21,9 +21,9 @@ public sealed class ConvergenceTests
     public void Random_overlapping_writes_converge(int nodes, bool deferredSend)
     {
         var options = new SimulatorOptions { NodeCount = nodes, DeferredSend = deferredSend };
-        for (int seed = BaseSeed; seed < BaseSeed + Seeds; seed++)
+        for (int i = 0; i < Seeds; i++)
         {
-            string? failure = ReplicationSimulator.RunAndCheck(seed, options, Steps);
+            string? failure = ReplicationSimulator.RunAndCheck(unchecked(BaseSeed + i), options, Steps);
             Assert.True(failure is null, failure);
         }
     }
@@ -92,9 +92,9 @@ public sealed class ConvergenceTests
 
     private static void AssertSomeSeedFails(SimulatorOptions options, int seeds)
     {
-        for (int seed = BaseSeed; seed < BaseSeed + seeds; seed++)
+        for (int i = 0; i < seeds; i++)
         {
-            if (ReplicationSimulator.RunAndCheck(seed, options, Steps) is not null)
+            if (ReplicationSimulator.RunAndCheck(unchecked(BaseSeed + i), options, Steps) is not null)
                 return;
         }
         Assert.Fail($"No seed in {BaseSeed}..{BaseSeed + seeds - 1} failed with {options}: the checks did not catch a broken protocol.");

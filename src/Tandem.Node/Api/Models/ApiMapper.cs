@@ -23,7 +23,10 @@ internal static class ApiMapper
         d.ImagePath,
         d.HeaderPath,
         d.AllocatedBytes,
-        sessions);
+        sessions,
+        d.Device is Replication.Replicas.ReplicatedDevice r
+            ? HighAvailability.ReplicaViews.ToDto(d.Name, r, d.LogicalUnit?.Options.Alua as HighAvailability.ReplicaAlua)
+            : null);
 
     public static TargetDto ToTargetDto(ManagedDevice d, IReadOnlyList<string> portals, int sessions) => new(
         d.TargetName,

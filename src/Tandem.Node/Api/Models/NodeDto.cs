@@ -1,6 +1,8 @@
 namespace Tandem.Node.Api.Models;
 
 /// <summary>GET /api/v1/node.</summary>
+/// <param name="Replication">Endpoints this node accepts replication links on.</param>
+/// <param name="ClusterId">The cluster its HA devices belong to, or null before the first replica.</param>
 public sealed record NodeDto(
     string Name,
     string Version,
@@ -12,4 +14,6 @@ public sealed record NodeDto(
     string DataDirectory,
     int Devices,
     int Sessions,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings,
+    IReadOnlyList<string>? Replication = null,
+    string? ClusterId = null);

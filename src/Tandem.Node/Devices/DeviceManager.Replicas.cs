@@ -1,0 +1,329 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Tandem.Node.Api.Models;
+using Tandem.Node.Config;
+using Tandem.Node.Errors;
+using Tandem.Node.HighAvailability;
+using Tandem.Node.Validation;
+using Tandem.Replication;
+using Tandem.Replication.Links;
+using Tandem.Replication.Replicas;
+using Tandem.Storage;
+
+namespace Tandem.Node.Devices;
+
+/// <summary>The Replication Manager: turning devices into HA devices, and their replica sets.</summary>
+public sealed partial class DeviceManager
+{
+    /// <summary>Replication endpoints this node listens on (set when the listener is bound).</summary>
+    public IReadOnlyList<IPEndPoint> ReplicationEndpoints { get; set; } = [];
+
+    /// <summary>Management API endpoint partners reach this node on (set when the API is bound).</summary>
+    public string ApiEndpoint { get; set; } = "";
+
+    /// <summary>Link timings of HA devices (tests shorten them).</summary>
+    public LinkTimings LinkTimings { get; set; } = LinkTimings.Default;
+
+    public ClusterCredentials? Cluster => Config.Cluster is { } c ? ClusterCredentials.Parse(c.Id, c.Secret) : null;
+
+    /// <summary>The HA device with this NAA identifier, for the replication listener.</summary>
+    public ReplicatedDevice? FindReplicated(byte[] naa) =>
+        _devices.Values.Select(d => d.Device as ReplicatedDevice)
+            .FirstOrDefault(r => r is not null && _devices.Values.First(d => d.Device == r).Identity.Naa.AsSpan().SequenceEqual(naa));
+
+    private ReplicatedDevice Replicated(DeviceConfig config, DeviceIdentity identity, IBlockDevice local, ReplicationHeader replication)
+    {
+        var cluster = Cluster ?? throw new TandemException(ErrorCodes.ConfigError,
+            $"Device '{config.Name}' is an HA device but node.json has no cluster credentials; restore node.json from a backup.");
+        if (!string.Equals(cluster.ClusterId.ToString(), replication.ClusterId, StringComparison.OrdinalIgnoreCase))
+            throw new TandemException(ErrorCodes.ConfigError,
+                $"Device '{config.Name}' belongs to cluster {replication.ClusterId}, but this node is in cluster {cluster.ClusterId}.");
+        string headerPath = config.HeaderPath!;
+        return new ReplicatedDevice(local, new ReplicaSetOptions
+        {
+            Header = replication,
+            Cluster = cluster,
+            DeviceNaa = identity.Naa,
+            Persist = (header, _) =>
+            {
+                DeviceHeaderFile.UpdateReplication(headerPath, header);
+                return Task.CompletedTask;
+            },
+            Timings = LinkTimings,
+            Logger = _loggerFactory.CreateLogger("Tandem.Replication." + config.Name),
+            DeviceName = config.Name,
+        });
+    }
+
+    /// <summary>A partner grew the HA device: record the size and tell initiators.</summary>
+    private void OnPartnerExtended(DeviceConfig config, Scsi.LogicalUnits.ScsiLogicalUnit unit, ReplicatedDevice device)
+    {
+        try
+        {
+            DeviceHeaderFile.UpdateSize(config.HeaderPath!, device.BlockCount * device.BlockSize);
+        }
+        catch (TandemException e)
+        {
+            _log.LogError("Device {Device} was extended by a partner but its header could not be updated: {Error}", config.Name, e.Message);
+        }
+        unit.NotifyCapacityChanged();
+        _log.LogInformation("Device {Device} extended by a partner to {SizeBytes} bytes", config.Name, device.BlockCount * device.BlockSize);
+    }
+
+    /// <summary>Creates the cluster credentials with the first replica.</summary>
+    private ClusterCredentials EnsureCluster()
+    {
+        if (Cluster is { } existing)
+            return existing;
+        var created = ClusterCredentials.CreateNew();
+        SaveConfig(_config with { Cluster = new ClusterConfig { Id = created.ClusterId.ToString(), Secret = created.SecretBase64 } });
+        _log.LogInformation("Created cluster {Cluster}", created.ClusterId);
+        return created;
+    }
+
+    /// <summary>POST /api/v1/cluster/join: a partner makes this node part of its cluster.</summary>
+    public Task JoinClusterAsync(JoinClusterRequest request, CancellationToken ct = default) =>
+        Exclusive(() =>
+        {
+            ClusterCredentials joining;
+            try
+            {
+                joining = ClusterCredentials.Parse(request.ClusterId ?? "", request.Secret ?? "");
+            }
+            catch (FormatException e)
+            {
+                throw TandemException.Invalid(e.Message);
+            }
+            if (Cluster is { } current)
+            {
+                if (current.ClusterId != joining.ClusterId || current.SecretBase64 != joining.SecretBase64)
+                    throw new TandemException(ErrorCodes.ClusterMismatch,
+                        $"This node belongs to cluster {current.ClusterId}; a node can be in one cluster only.");
+                return Task.FromResult(0);
+            }
+            SaveConfig(_config with { Cluster = new ClusterConfig { Id = joining.ClusterId.ToString(), Secret = joining.SecretBase64 } });
+            _log.LogInformation("Joined cluster {Cluster}", joining.ClusterId);
+            return Task.FromResult(0);
+        }, ct);
+
+    /// <summary>
+    /// POST /api/v1/devices/{name}/replicas: creates the partner devices through their APIs and
+    /// turns the device into an HA device. Sessions of the device are dropped once while it is
+    /// reopened as HA (initiators reconnect at once).
+    /// </summary>
+    public Task<ManagedDevice> AddReplicasAsync(string name, AddReplicaRequest request, CancellationToken ct = default) =>
+        Exclusive(async () =>
+        {
+            var device = GetDevice(name);
+            if (device.Type != DeviceTypes.Image)
+                throw TandemException.Invalid($"Device '{device.Name}' is a RAM device; only image devices can be replicated.");
+            if (!device.IsOnline)
+                throw new TandemException(ErrorCodes.DeviceUnavailable, $"Device '{device.Name}' is offline ({device.Error}).");
+            if (device.Device is ReplicatedDevice)
+                throw new TandemException(ErrorCodes.AlreadyExists, $"Device '{device.Name}' is already replicated; remove its replicas first to change partners.");
+            var plan = ReplicaPlan.From(request);
+            var local = LocalReplicationChannels();
+            var cluster = EnsureCluster();
+            string generation = Generation.NewRandom();
+
+            // Learn about every partner (and make it part of our cluster) before creating anything.
+            var partners = new List<(PartnerClient Client, ReplicaNodeHeader Member)>();
+            try
+            {
+                int nodeId = 2;
+                foreach (var endpoint in plan.Partners)
+                {
+                    var client = new PartnerClient(endpoint, plan.PartnerUser, plan.PartnerPassword);
+                    partners.Add((client, null!));
+                    var info = await client.GetNodeAsync(ct);
+                    if (info.ClusterId is { } theirs && !string.Equals(theirs, cluster.ClusterId.ToString(), StringComparison.OrdinalIgnoreCase))
+                        throw new TandemException(ErrorCodes.ClusterMismatch, $"Partner {endpoint} belongs to another cluster ({theirs}).");
+                    if (info.ClusterId is null)
+                        await client.JoinClusterAsync(new JoinClusterRequest { ClusterId = cluster.ClusterId.ToString(), Secret = cluster.SecretBase64 }, ct);
+                    var member = new ReplicaNodeHeader
+                    {
+                        NodeId = nodeId++,
+                        NodeName = info.Name,
+                        Api = endpoint,
+                        SyncChannels = plan.ChannelsFor(endpoint, plan.SyncChannels, info.Replication ?? []),
+                        HeartbeatChannels = plan.ChannelsFor(endpoint, plan.HeartbeatChannels, []),
+                        Optimized = plan.Optimized,
+                        Priority = plan.Priority,
+                        State = plan.Init == "synchronize" ? ReplicaStateText.NotSynchronized : ReplicaStateText.Synchronized,
+                    };
+                    if (member.SyncChannels.Count == 0)
+                        throw TandemException.Invalid($"Partner {endpoint} advertises no replication endpoint; give --sync-channel.");
+                    partners[^1] = (client, member);
+                }
+
+                var self = new ReplicaNodeHeader
+                {
+                    NodeId = 1,
+                    NodeName = Settings.NodeName,
+                    Api = ApiEndpoint,
+                    SyncChannels = local,
+                    HeartbeatChannels = [],
+                    Optimized = true,
+                    Priority = 1,
+                    State = ReplicaStateText.Synchronized,
+                };
+                ReplicaNodeHeader[] members = [self, .. partners.Select(p => p.Member)];
+                var ours = new ReplicationHeader
+                {
+                    ClusterId = cluster.ClusterId.ToString(),
+                    LocalNodeId = 1,
+                    Nodes = members,
+                    State = ReplicaStateText.Synchronized,
+                    Generation = generation,
+                };
+
+                if (plan.Init == "clear")
+                    await device.Device!.UnmapAsync(0, device.Device.BlockCount, ct);
+
+                var created = new List<PartnerClient>();
+                try
+                {
+                    foreach (var (client, member) in partners)
+                    {
+                        var theirs = ours with
+                        {
+                            LocalNodeId = member.NodeId,
+                            State = member.State,
+                            // A partner that is to be synchronized starts from a generation of its own.
+                            Generation = member.State == ReplicaStateText.Synchronized ? generation : Generation.NewRandom(),
+                        };
+                        await client.CreatePartnerDeviceAsync(new PartnerDeviceRequest
+                        {
+                            Name = device.Name,
+                            Location = plan.PartnerLocation,
+                            SizeBytes = device.SizeBytes,
+                            SectorSize = device.SectorSize,
+                            Provisioning = device.Provisioning.ToString().ToLowerInvariant(),
+                            Naa = device.Identity.NaaHex,
+                            Serial = device.Identity.Serial,
+                            TargetName = device.TargetName,
+                            Replication = theirs,
+                        }, ct);
+                        created.Add(client);
+                    }
+                }
+                catch
+                {
+                    foreach (var client in created)
+                    {
+                        try
+                        {
+                            await client.RemoveDeviceAsync(device.Name, deleteImage: true, CancellationToken.None);
+                        }
+                        catch (TandemException e)
+                        {
+                            _log.LogWarning("Could not undo the partner device on {Partner}: {Error}", client.Endpoint, e.Message);
+                        }
+                    }
+                    throw;
+                }
+
+                DeviceHeaderFile.UpdateReplication(device.HeaderPath!, ours);
+                var reopened = await ReopenAsync(device);
+                _log.LogInformation("Device {Device} is now an HA device with {Partners} ({Init})", device.Name,
+                    string.Join(", ", plan.Partners), plan.Init);
+                return reopened;
+            }
+            finally
+            {
+                foreach (var (client, _) in partners)
+                    client.Dispose();
+            }
+        }, ct);
+
+    /// <summary>POST /api/v1/replication/partner-devices: creates this node's copy of an HA device.</summary>
+    public Task<ManagedDevice> CreatePartnerDeviceAsync(PartnerDeviceRequest request, CancellationToken ct = default) =>
+        Exclusive(async () =>
+        {
+            if (request.Replication is not { } replication)
+                throw TandemException.Invalid("replication is required.");
+            string? problem = replication.FindProblem();
+            if (problem is not null)
+                throw TandemException.Invalid(problem);
+            if (Cluster is not { } cluster || !string.Equals(cluster.ClusterId.ToString(), replication.ClusterId, StringComparison.OrdinalIgnoreCase))
+                throw new TandemException(ErrorCodes.ClusterMismatch, "This node is not in the cluster of that HA device; join it first.");
+            var identity = DeviceIdentity.Parse(request.Naa ?? "", request.Serial ?? "", "partner device request");
+            if (_devices.Values.Any(d => d.Identity.Naa.AsSpan().SequenceEqual(identity.Naa)))
+                throw new TandemException(ErrorCodes.AlreadyExists, $"A device with identifier {identity.NaaHex} already exists on this node.");
+            return await CreateLockedAsync(new CreateDeviceRequest
+            {
+                Name = request.Name,
+                Type = DeviceTypes.Image,
+                SizeBytes = request.SizeBytes,
+                SectorSize = request.SectorSize,
+                Provisioning = request.Provisioning,
+                Location = request.Location,
+                TargetName = request.TargetName,
+            }, identity, replication);
+        }, ct);
+
+    /// <summary>DELETE /api/v1/devices/{name}/replicas?partner=: stops mirroring on one partner.</summary>
+    public Task<ManagedDevice> RemoveReplicaAsync(string name, string partner, CancellationToken ct = default) =>
+        Exclusive(async () =>
+        {
+            var device = GetDevice(name);
+            if (device.Device is not ReplicatedDevice replicated)
+                throw new TandemException(ErrorCodes.NotFound, $"Device '{device.Name}' has no replicas.");
+            var header = replicated.Header;
+            var member = header.Nodes.FirstOrDefault(n => n.NodeId != header.LocalNodeId &&
+                (string.Equals(n.Api, partner.Trim(), StringComparison.OrdinalIgnoreCase) || n.NodeId.ToString() == partner.Trim()))
+                ?? throw TandemException.NotFound($"Partner '{Names.Printable(partner)}' of device '{device.Name}'");
+            var remaining = header.Nodes.Where(n => n.NodeId != member.NodeId).ToArray();
+            var next = remaining.Length < 2 ? null : header with { Nodes = remaining };
+            DeviceHeaderFile.UpdateReplication(device.HeaderPath!, next);
+            var reopened = await ReopenAsync(device);
+
+            // The partner's copy stops being an HA device too; its image is kept.
+            var cluster = Cluster!;
+            using (var client = new PartnerClient(member.Api, PartnerClient.ClusterUser, cluster.SecretBase64))
+            {
+                try
+                {
+                    await client.RemoveDeviceAsync(device.Name, deleteImage: false, ct);
+                }
+                catch (TandemException e)
+                {
+                    _log.LogWarning("Device {Device}: partner {Partner} could not be told to drop its copy: {Error}", device.Name, member.Api, e.Message);
+                }
+            }
+            _log.LogInformation("Device {Device}: replica {Partner} removed", device.Name, member.Api);
+            return reopened;
+        }, ct);
+
+    /// <summary>Closes a device and opens it again from its header (after its replication changed).</summary>
+    private async Task<ManagedDevice> ReopenAsync(ManagedDevice device)
+    {
+        if (device.Target is not null)
+        {
+            Catalog.Remove(device.Target.Name);
+            _sessions.CloseSessions(device.Target.Name);
+            await WaitForSessionsToEndAsync(device.Target.Name);
+        }
+        await CloseDeviceAsync(device);
+        var reopened = await OpenAsync(device.Config);
+        _devices = _devices.SetItem(reopened.Name, reopened);
+        if (reopened.Target is not null)
+            Catalog.Add(reopened.Target);
+        return reopened;
+    }
+
+    public ReplicatedDevice GetReplicated(string name) =>
+        GetDevice(name).Device as ReplicatedDevice
+        ?? throw new TandemException(ErrorCodes.NotFound, $"Device '{Names.Printable(name)}' is not replicated.");
+
+    /// <summary>This node's replication endpoints as partners should dial them.</summary>
+    private IReadOnlyList<string> LocalReplicationChannels()
+    {
+        var endpoints = ReplicationEndpoints;
+        if (endpoints.Count == 0)
+            throw new TandemException(ErrorCodes.ReplicaState, "This node has no replication endpoint.");
+        if (endpoints.Any(e => e.Address.Equals(IPAddress.Any) || e.Address.Equals(IPAddress.IPv6Any)))
+            throw TandemException.Invalid("This node listens for replication on every address; start it with --replication ADDR:PORT naming the address partners should dial.");
+        return endpoints.Select(e => e.ToString()).ToArray();
+    }
+}
