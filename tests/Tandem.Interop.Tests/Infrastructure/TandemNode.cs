@@ -18,11 +18,13 @@ public sealed class TandemNode : IAsyncDisposable
     private readonly StringBuilder _log = new();
     private Process? _process;
 
-    public TandemNode(string dataDirectory, IReadOnlyList<IPAddress>? portalAddresses = null)
+    public TandemNode(string dataDirectory, IReadOnlyList<IPAddress>? portalAddresses = null, string nodeName = "interop")
     {
         DataDirectory = dataDirectory;
+        NodeName = nodeName;
         PortalAddresses = portalAddresses ?? [IPAddress.Loopback];
         IscsiPort = FreePort.OnAll([.. PortalAddresses]);
+        ReplicationPort = FreePort.On(PortalAddresses[0]);
         ApiPort = FreePort.On(IPAddress.Loopback);
         Api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ApiPort}/"), Timeout = TimeSpan.FromMinutes(2) };
         Api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
@@ -30,9 +32,13 @@ public sealed class TandemNode : IAsyncDisposable
     }
 
     public string DataDirectory { get; }
+    public string NodeName { get; }
     public IReadOnlyList<IPAddress> PortalAddresses { get; }
     public int IscsiPort { get; }
     public int ApiPort { get; }
+
+    /// <summary>Replication port, on the first portal address.</summary>
+    public int ReplicationPort { get; }
     public HttpClient Api { get; }
     public string Portal => $"{PortalAddresses[0]}:{IscsiPort}";
     public string ApiEndPoint => $"127.0.0.1:{ApiPort}";
@@ -41,9 +47,9 @@ public sealed class TandemNode : IAsyncDisposable
     /// <summary>Path of the built `tandem` assembly (copied beside the tests by the project reference).</summary>
     public static string TandemDll => Path.Combine(AppContext.BaseDirectory, "tandem.dll");
 
-    public static async Task<TandemNode> StartAsync(string dataDirectory, IReadOnlyList<IPAddress>? portalAddresses = null)
+    public static async Task<TandemNode> StartAsync(string dataDirectory, IReadOnlyList<IPAddress>? portalAddresses = null, string nodeName = "interop")
     {
-        var node = new TandemNode(dataDirectory, portalAddresses);
+        var node = new TandemNode(dataDirectory, portalAddresses, nodeName);
         await node.StartAsync();
         return node;
     }
@@ -70,10 +76,12 @@ public sealed class TandemNode : IAsyncDisposable
         }
         info.ArgumentList.Add("--api");
         info.ArgumentList.Add(ApiEndPoint);
+        info.ArgumentList.Add("--replication");
+        info.ArgumentList.Add($"{PortalAddresses[0]}:{ReplicationPort}");
         info.ArgumentList.Add("--admin-password");
         info.ArgumentList.Add(AdminPassword);
         info.ArgumentList.Add("--node-name");
-        info.ArgumentList.Add("interop");
+        info.ArgumentList.Add(NodeName);
 
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start tandem");
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
@@ -150,6 +158,15 @@ public sealed class TandemNode : IAsyncDisposable
         if (!response.IsSuccessStatusCode)
             throw new InvalidOperationException($"GET {path} failed: {(int)response.StatusCode} {body}");
         return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    public async Task<JsonElement> PostJsonAsync(string path, object? body)
+    {
+        using var response = await Api.PostAsJsonAsync(path, body);
+        var text = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"POST {path} failed: {(int)response.StatusCode} {text}");
+        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
     }
 
     public async Task PutJsonAsync(string path, object body)
