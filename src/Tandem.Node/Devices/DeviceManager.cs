@@ -170,6 +170,7 @@ public sealed partial class DeviceManager : IAsyncDisposable
     {
         var replicated = device as ReplicatedDevice;
         var alua = replicated is null ? null : new ReplicaAlua(replicated);
+        var sharing = replicated is null ? null : new ReplicaReservations(replicated, _loggerFactory.CreateLogger("Tandem.Replication." + config.Name));
         var unit = new ScsiLogicalUnit(
             device,
             new LogicalUnitIdentity(identity.Naa, identity.Serial, Settings.Vendor, Settings.Product),
@@ -178,6 +179,7 @@ public sealed partial class DeviceManager : IAsyncDisposable
                 ReservationStatePath = _data.ReservationStatePath(config.Name),
                 Logger = _loggerFactory.CreateLogger("Tandem.Scsi.LogicalUnit." + config.Name),
                 Alua = alua is null ? new SingleNodeAlua() : alua,
+                ReservationSharing = sharing,
             });
         var scsiTarget = new ScsiTarget(_loggerFactory.CreateLogger<ScsiTarget>());
         scsiTarget.AddLogicalUnit(0, unit);
@@ -192,6 +194,7 @@ public sealed partial class DeviceManager : IAsyncDisposable
         if (replicated is not null)
         {
             alua!.Changed += unit.NotifyAsymmetricAccessStateChanged;
+            sharing!.Attach(unit);
             replicated.Resized += () => OnPartnerExtended(config, unit, replicated);
             replicated.Start();
         }

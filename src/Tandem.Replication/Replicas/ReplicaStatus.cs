@@ -9,6 +9,9 @@ namespace Tandem.Replication.Replicas;
 [JsonDerivedType(typeof(SyncBeginMessage), "sync-begin")]
 [JsonDerivedType(typeof(SyncEndMessage), "sync-end")]
 [JsonDerivedType(typeof(ResizeMessage), "resize")]
+[JsonDerivedType(typeof(ReservationLockMessage), "reservation-lock")]
+[JsonDerivedType(typeof(ReservationStateMessage), "reservation-state")]
+[JsonDerivedType(typeof(LunResetMessage), "lun-reset")]
 public abstract record ControlMessage
 {
     private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
@@ -45,3 +48,12 @@ public sealed record SyncEndMessage(string Generation, IReadOnlyList<string> His
 
 /// <summary>HA extend: grow to this many blocks.</summary>
 public sealed record ResizeMessage(long BlockCount) : ControlMessage;
+
+/// <summary>Take (true) or release (false) this node's reservation lock for the sender.</summary>
+public sealed record ReservationLockMessage(bool Acquire) : ControlMessage;
+
+/// <summary>The SCSI reservation state after a change (opaque to replication).</summary>
+public sealed record ReservationStateMessage(byte[] State) : ControlMessage;
+
+/// <summary>A LOGICAL UNIT RESET arrived at the sender.</summary>
+public sealed record LunResetMessage() : ControlMessage;

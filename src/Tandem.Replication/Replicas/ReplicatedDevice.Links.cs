@@ -134,6 +134,7 @@ public sealed partial class ReplicatedDevice
         }
         _ordering.RemovePeer(peer.Id);
         ReleaseFencesOf(peer.Id);
+        ReleaseReservationGate(peer.Id);
         if (!_disposed)
         {
             _log.LogWarning("{Device}: link to replica {Peer} is down: {Reason}", _options.DeviceName, peer.Id, reason?.Message ?? "closed");

@@ -66,6 +66,34 @@ public sealed partial class ReplicatedDevice
                     return null;
                 });
                 return;
+            case ReservationLockMessage { Acquire: true }:
+                RunAndReply(link, requestId, async () =>
+                {
+                    await _reservationGate.WaitAsync(_stopping.Token).ConfigureAwait(false);
+                    Volatile.Write(ref _reservationGateHolder, peer.Id);
+                    return null;
+                });
+                return;
+            case ReservationLockMessage { Acquire: false }:
+                ReleaseReservationGate(peer.Id);
+                link.Reply(requestId, ReplyStatus.Ok);
+                return;
+            case ReservationStateMessage state:
+                try
+                {
+                    ReservationStateReceived?.Invoke(state.State);
+                    link.Reply(requestId, ReplyStatus.Ok);
+                }
+                catch (InvalidDataException e)
+                {
+                    _log.LogError("{Device}: replica {Peer} sent reservation state that cannot be applied: {Error}", _options.DeviceName, peer.Id, e.Message);
+                    link.Reply(requestId, ReplyStatus.BadRequest);
+                }
+                return;
+            case LunResetMessage:
+                LunResetReceived?.Invoke();
+                link.Reply(requestId, ReplyStatus.Ok);
+                return;
             case ResizeMessage resize:
                 RunAndReply(link, requestId, async () =>
                 {
@@ -186,8 +214,13 @@ public sealed partial class ReplicatedDevice
         }
         peer.Bitmap.ClearAll();
         peer.BitmapGeneration = null;
+        if (changed && LocalId < peer.Id)
+            _ = Task.Run(() => PartnerSynchronized?.Invoke());
         return changed;
     }
+
+    /// <summary>A partner became synchronized with this node (reservation state is handed over then).</summary>
+    public event Action? PartnerSynchronized;
 
     /// <summary>This copy is behind: stop serving, record it, wait for a synchronized partner to copy to us.</summary>
     private void BecomeStale(string reason)

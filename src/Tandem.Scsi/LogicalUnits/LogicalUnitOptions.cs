@@ -25,6 +25,9 @@ public sealed class LogicalUnitOptions
     /// <summary>Write-protects the logical unit (writes fail with DATA PROTECT / WRITE PROTECTED).</summary>
     public bool ReadOnly { get; init; }
 
+    /// <summary>Shares reservations with the other nodes of an HA device; null on a single node.</summary>
+    public Reservations.IReservationSharing? ReservationSharing { get; init; }
+
     /// <summary>Logger for I/O errors and reservation-state persistence problems.</summary>
     public ILogger? Logger { get; init; }
 }

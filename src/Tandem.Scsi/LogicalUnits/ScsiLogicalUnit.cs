@@ -115,7 +115,8 @@ public sealed class ScsiLogicalUnit
     {
         if (_nexuses.TryRemove(nexus, out var state))
             state.ClearUnitAttentions();
-        Reservations.OnNexusLost(nexus);
+        if (Reservations.OnNexusLost(nexus))
+            Options.ReservationSharing?.OnLocalChange();
     }
 
     /// <summary>
@@ -125,11 +126,21 @@ public sealed class ScsiLogicalUnit
     /// </summary>
     internal void OnReset(ITNexus requester, bool includeRequester)
     {
+        if (includeRequester)
+            Options.ReservationSharing?.OnLogicalUnitReset();
+        ApplyReset(requester, includeRequester);
+    }
+
+    /// <summary>A LOGICAL UNIT RESET received by an HA partner: the same effects for this node's nexuses.</summary>
+    public void OnPartnerLogicalUnitReset() => ApplyReset(requester: null, includeRequester: true);
+
+    private void ApplyReset(ITNexus? requester, bool includeRequester)
+    {
         Reservations.OnLogicalUnitReset();
         foreach (var state in _nexuses.Values)
         {
             state.PreventsMediumRemoval = false;
-            if (includeRequester || !state.Nexus.Equals(requester))
+            if (includeRequester || requester is null || !state.Nexus.Equals(requester))
                 state.Raise(SenseCodes.PowerOnResetOccurred);
         }
     }
@@ -191,8 +202,13 @@ public sealed class ScsiLogicalUnit
             return ValueTask.CompletedTask;
         }
 
+        if (Options.ReservationSharing is { } sharing && ChangesReservations(cdb[0]))
+            return sharing.RunExclusiveAsync(() => descriptor.Handler(this, command, cancellationToken), cancellationToken);
         return descriptor.Handler(this, command, cancellationToken);
     }
+
+    /// <summary>PERSISTENT RESERVE OUT, RESERVE(6/10), RELEASE(6/10).</summary>
+    private static bool ChangesReservations(byte opcode) => opcode is 0x5F or 0x16 or 0x56 or 0x17 or 0x57;
 
     private bool ReportUnitAttention(ScsiCommand command)
     {

@@ -113,7 +113,8 @@ public sealed partial class PersistentReservations
         }
     }
 
-    internal void OnNexusLost(ITNexus nexus)
+    /// <returns>True when the lost nexus held a RESERVE(6/10) reservation (now released).</returns>
+    internal bool OnNexusLost(ITNexus nexus)
     {
         lock (_lock)
         {
@@ -121,7 +122,9 @@ public sealed partial class PersistentReservations
             {
                 _spc2Holder = null;
                 Publish();
+                return true;
             }
+            return false;
         }
     }
 
@@ -157,12 +160,19 @@ public sealed partial class PersistentReservations
             : new Snapshot(_spc2Holder, _type, _holder, _registrations.ToArray());
     }
 
-    /// <summary>Raises a unit attention on every known nexus that one of the registrations covers.</summary>
+    /// <summary>Raises a unit attention on every known nexus that one of the registrations covers (here and on HA partners).</summary>
     private void RaiseFor(IEnumerable<Registration> registrations, SenseCode code, ITNexus except)
+    {
+        var list = registrations as Registration[] ?? registrations.ToArray();
+        RecordEvent(list, code);
+        RaiseLocally(list, code, except);
+    }
+
+    private void RaiseLocally(IEnumerable<Registration> registrations, SenseCode code, ITNexus? except)
     {
         foreach (var state in _unit.NexusStates)
         {
-            if (state.Nexus.Equals(except))
+            if (except is not null && state.Nexus.Equals(except))
                 continue;
             foreach (var r in registrations)
             {
