@@ -163,16 +163,13 @@ public sealed class ScsiTarget : IScsiTarget
             unit.OnNexusLost(nexus);
     }
 
-    public void LogicalUnitReset(ulong lun, ITNexus requester)
-    {
-        if (_units.TryGetValue(lun, out var unit))
-            unit.OnReset(requester, includeRequester: true);
-    }
+    public ValueTask LogicalUnitResetAsync(ulong lun, ITNexus requester) =>
+        _units.TryGetValue(lun, out var unit) ? unit.OnResetAsync(requester, includeRequester: true) : ValueTask.CompletedTask;
 
-    public void TargetReset(ITNexus requester)
+    public async ValueTask TargetResetAsync(ITNexus requester)
     {
         foreach (var unit in _units.Values)
-            unit.OnReset(requester, includeRequester: false);
+            await unit.OnResetAsync(requester, includeRequester: false).ConfigureAwait(false);
     }
 
     public void TasksClearedByAnotherInitiator(ulong lun, ITNexus requester, ITNexus victim)

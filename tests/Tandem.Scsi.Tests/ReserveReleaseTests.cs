@@ -35,11 +35,11 @@ public sealed class ReserveReleaseTests
         h.Target.NexusLost(A);
         h.Target.NexusCreated(A);
         (await h.RunAsync(Reserve6, nexus: B)).Good();
-        h.Target.LogicalUnitReset(0, B);
+        await h.Target.LogicalUnitResetAsync(0, B);
         (await h.RunAsync(TestUnitReady)).Check(Tandem.Scsi.Sense.SenseCodes.PowerOnResetOccurred);
         (await h.RunAsync(TestUnitReady, nexus: B)).Check(Tandem.Scsi.Sense.SenseCodes.PowerOnResetOccurred);
         (await h.RunAsync(Reserve6)).Good();
-        h.Target.TargetReset(B);
+        await h.Target.TargetResetAsync(B);
         (await h.RunAsync(Reserve6, nexus: B)).Good();
     }
 

@@ -70,7 +70,7 @@ public sealed class UnitAttentionAndAluaTests
     {
         await using var h = new ScsiHarness();
         h.Unit.NotifyCapacityChanged();
-        h.Target.LogicalUnitReset(0, A);
+        await h.Target.LogicalUnitResetAsync(0, A);
         (await h.RunAsync(TestUnitReady, nexus: A)).Check(SenseCodes.PowerOnResetOccurred);
         (await h.RunAsync(TestUnitReady, nexus: B)).Check(SenseCodes.PowerOnResetOccurred);
         (await h.RunAsync(TestUnitReady, nexus: B)).Good();
@@ -80,7 +80,7 @@ public sealed class UnitAttentionAndAluaTests
     public async Task Target_reset_spares_the_requester_and_clear_task_set_tells_the_victim()
     {
         await using var h = new ScsiHarness();
-        h.Target.TargetReset(A);
+        await h.Target.TargetResetAsync(A);
         (await h.RunAsync(TestUnitReady, nexus: A)).Good();
         (await h.RunAsync(TestUnitReady, nexus: B)).Check(SenseCodes.PowerOnResetOccurred);
         h.Target.TasksClearedByAnotherInitiator(0, A, B);

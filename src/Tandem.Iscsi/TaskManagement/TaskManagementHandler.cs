@@ -67,14 +67,14 @@ internal static class TaskManagementHandler
                     if (!target.Luns.Contains(lun))
                         return TaskManagementResponse.LunDoesNotExist;
                     await AbortInTarget(server, session, t => t.Lun == lun, logger).ConfigureAwait(false);
-                    Notify(logger, () => target.LogicalUnitReset(lun, requester));
+                    await NotifyAsync(logger, () => target.LogicalUnitResetAsync(lun, requester)).ConfigureAwait(false);
                     return TaskManagementResponse.FunctionComplete;
                 }
             case TaskManagementFunction.TargetWarmReset:
             case TaskManagementFunction.TargetColdReset:
                 {
                     await AbortInTarget(server, session, _ => true, logger).ConfigureAwait(false);
-                    Notify(logger, () => target.TargetReset(requester));
+                    await NotifyAsync(logger, () => target.TargetResetAsync(requester)).ConfigureAwait(false);
                     return TaskManagementResponse.FunctionComplete;
                 }
             case TaskManagementFunction.TaskReassign:
@@ -103,6 +103,12 @@ internal static class TaskManagementHandler
         {
             logger.LogWarning("aborted SCSI commands still running after {Seconds}s", IscsiLimits.TaskDrainTimeout.TotalSeconds);
         }
+    }
+
+    private static async Task NotifyAsync(ILogger logger, Func<ValueTask> hook)
+    {
+        try { await hook().ConfigureAwait(false); }
+        catch (Exception ex) { logger.LogWarning(ex, "SCSI target reset hook failed"); }
     }
 
     private static void Notify(ILogger logger, Action hook)

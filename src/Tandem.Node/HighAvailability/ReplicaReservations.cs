@@ -26,9 +26,9 @@ internal sealed class ReplicaReservations(ReplicatedDevice device, ILogger log) 
     public ValueTask RunExclusiveAsync(Func<ValueTask> command, CancellationToken cancellationToken) =>
         device.RunReservationChangeAsync(command, () => _unit!.Reservations.ExportState(), cancellationToken);
 
-    public void OnLocalChange() => _ = PublishAsync("a nexus holding a reservation was lost");
+    public ValueTask PublishAsync() => new(PublishAsync("a reset or a lost nexus released a reservation"));
 
-    public void OnLogicalUnitReset() => _ = ResetAsync();
+    public ValueTask LogicalUnitResetAsync() => new(ResetAsync());
 
     private async Task ResetAsync()
     {

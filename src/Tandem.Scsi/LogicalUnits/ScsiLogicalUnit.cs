@@ -115,8 +115,8 @@ public sealed class ScsiLogicalUnit
     {
         if (_nexuses.TryRemove(nexus, out var state))
             state.ClearUnitAttentions();
-        if (Reservations.OnNexusLost(nexus))
-            Options.ReservationSharing?.OnLocalChange();
+        if (Reservations.OnNexusLost(nexus) && Options.ReservationSharing is { } sharing)
+            _ = sharing.PublishAsync().AsTask();
     }
 
     /// <summary>
@@ -124,25 +124,33 @@ public sealed class ScsiLogicalUnit
     /// attention. A LOGICAL UNIT RESET reports it to every nexus, the requester included (libiscsi
     /// MultipathIO.Reset checks every path); a target reset spares the requester, which knows.
     /// </summary>
-    internal void OnReset(ITNexus requester, bool includeRequester)
+    internal async ValueTask OnResetAsync(ITNexus requester, bool includeRequester)
     {
+        bool released = ApplyReset(requester, includeRequester);
+        if (Options.ReservationSharing is not { } sharing)
+            return;
+        // Partners see the same effects before the reset completes (a LOGICAL UNIT RESET reaches
+        // every path; a target reset only this node's, but a released RESERVE is released everywhere).
         if (includeRequester)
-            Options.ReservationSharing?.OnLogicalUnitReset();
-        ApplyReset(requester, includeRequester);
+            await sharing.LogicalUnitResetAsync().ConfigureAwait(false);
+        else if (released)
+            await sharing.PublishAsync().ConfigureAwait(false);
     }
 
     /// <summary>A LOGICAL UNIT RESET received by an HA partner: the same effects for this node's nexuses.</summary>
     public void OnPartnerLogicalUnitReset() => ApplyReset(requester: null, includeRequester: true);
 
-    private void ApplyReset(ITNexus? requester, bool includeRequester)
+    /// <returns>True when a RESERVE(6/10) reservation was released.</returns>
+    private bool ApplyReset(ITNexus? requester, bool includeRequester)
     {
-        Reservations.OnLogicalUnitReset();
+        bool released = Reservations.OnLogicalUnitReset();
         foreach (var state in _nexuses.Values)
         {
             state.PreventsMediumRemoval = false;
             if (includeRequester || requester is null || !state.Nexus.Equals(requester))
                 state.Raise(SenseCodes.PowerOnResetOccurred);
         }
+        return released;
     }
 
     internal void OnTasksCleared(ITNexus victim) =>

@@ -14,9 +14,9 @@ public interface IReservationSharing
     /// </summary>
     ValueTask RunExclusiveAsync(Func<ValueTask> command, CancellationToken cancellationToken);
 
-    /// <summary>Reservations changed without a command (an I_T nexus holding RESERVE was lost): publish the state.</summary>
-    void OnLocalChange();
+    /// <summary>Reservations changed without a command (a lost nexus or a reset released RESERVE): publish the state.</summary>
+    ValueTask PublishAsync();
 
-    /// <summary>A LOGICAL UNIT RESET arrived here: partners report the reset to their nexuses too.</summary>
-    void OnLogicalUnitReset();
+    /// <summary>A LOGICAL UNIT RESET arrived here: partners apply its effects to their nexuses before the reset completes.</summary>
+    ValueTask LogicalUnitResetAsync();
 }

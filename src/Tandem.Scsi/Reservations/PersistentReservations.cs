@@ -129,14 +129,15 @@ public sealed partial class PersistentReservations
     }
 
     /// <summary>A logical unit reset releases RESERVE(6/10) reservations; persistent ones survive (SPC-4 §5.12.1).</summary>
-    internal void OnLogicalUnitReset()
+    internal bool OnLogicalUnitReset()
     {
         lock (_lock)
         {
             if (_spc2Holder is null)
-                return;
+                return false;
             _spc2Holder = null;
             Publish();
+            return true;
         }
     }
 

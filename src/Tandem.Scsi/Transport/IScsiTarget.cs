@@ -29,10 +29,10 @@ public interface IScsiTarget
     /// releases non-persistent reservations and raises the reset unit attention for every nexus of
     /// the LU (the requester included, as multipath initiators expect on every path).
     /// </summary>
-    void LogicalUnitReset(ulong lun, ITNexus requester);
+    ValueTask LogicalUnitResetAsync(ulong lun, ITNexus requester);
 
     /// <summary>Effects of TARGET WARM/COLD RESET: a logical unit reset of every LU.</summary>
-    void TargetReset(ITNexus requester);
+    ValueTask TargetResetAsync(ITNexus requester);
 
     /// <summary>
     /// Tasks of <paramref name="victim"/> on <paramref name="lun"/> were aborted by another nexus

@@ -37,8 +37,17 @@ public sealed class RamScsiTarget : IScsiTarget
 
     public void NexusCreated(ITNexus nexus) => Events.Enqueue($"created {nexus.InitiatorPortName}");
     public void NexusLost(ITNexus nexus) => Events.Enqueue($"lost {nexus.InitiatorPortName}");
-    public void LogicalUnitReset(ulong lun, ITNexus requester) => Events.Enqueue($"lu-reset {lun}");
-    public void TargetReset(ITNexus requester) => Events.Enqueue("target-reset");
+    public ValueTask LogicalUnitResetAsync(ulong lun, ITNexus requester)
+    {
+        Events.Enqueue($"lu-reset {lun}");
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask TargetResetAsync(ITNexus requester)
+    {
+        Events.Enqueue("target-reset");
+        return ValueTask.CompletedTask;
+    }
     public void TasksClearedByAnotherInitiator(ulong lun, ITNexus requester, ITNexus victim) => Events.Enqueue($"cleared {victim.InitiatorPortName}");
 
     public async ValueTask ExecuteAsync(ScsiCommand command, CancellationToken abort = default)
