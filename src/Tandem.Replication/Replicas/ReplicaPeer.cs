@@ -43,6 +43,13 @@ public sealed class ReplicaPeer
     /// <summary>The generation its copy had when we started marking (null: the bitmap proves nothing, a sync must be full).</summary>
     public string? BitmapGeneration { get; internal set; }
 
+    /// <summary>How many times its link went down while the device was running (diagnostics).</summary>
+    public int LinkLosses => _linkLosses;
+
+    private int _linkLosses;
+
+    internal void CountLinkLoss() => Interlocked.Increment(ref _linkLosses);
+
     public SyncProgress? Sync { get; internal set; }
     public SyncProgress? LastSync { get; internal set; }
 

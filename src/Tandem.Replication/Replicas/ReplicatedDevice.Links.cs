@@ -137,6 +137,7 @@ public sealed partial class ReplicatedDevice
         ReleaseReservationGate(peer.Id);
         if (!_disposed)
         {
+            peer.CountLinkLoss();
             _log.LogWarning("{Device}: link to replica {Peer} is down: {Reason}", _options.DeviceName, peer.Id, reason?.Message ?? "closed");
             _ = RecordLossAsync(peer, link);
         }

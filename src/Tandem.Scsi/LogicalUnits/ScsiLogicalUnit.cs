@@ -211,9 +211,14 @@ public sealed class ScsiLogicalUnit
         }
 
         if (Options.ReservationSharing is { } sharing && ChangesReservations(cdb[0]))
-            return sharing.RunExclusiveAsync(() => descriptor.Handler(this, command, cancellationToken), cancellationToken);
+            return RunShared(sharing, descriptor, command, cancellationToken);
         return descriptor.Handler(this, command, cancellationToken);
     }
+
+    // A separate method so that the closure is allocated only for reservation commands, not on
+    // every command's path (captured parameters would hoist it to the caller's entry).
+    private ValueTask RunShared(IReservationSharing sharing, CommandDescriptor descriptor, ScsiCommand command, CancellationToken cancellationToken) =>
+        sharing.RunExclusiveAsync(() => descriptor.Handler(this, command, cancellationToken), cancellationToken);
 
     /// <summary>PERSISTENT RESERVE OUT, RESERVE(6/10), RELEASE(6/10).</summary>
     private static bool ChangesReservations(byte opcode) => opcode is 0x5F or 0x16 or 0x56 or 0x17 or 0x57;

@@ -14,7 +14,9 @@ namespace Tandem.Replication.Tests.Replicas;
 internal sealed class ReplicaLab : IAsyncDisposable
 {
     public const int BlockSize = 512;
-    public static readonly LinkTimings FastTimings = new(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5));
+    // Quick heartbeats and redials, but a timeout long enough that a loaded CI machine never
+    // declares a live partner lost (these tests are about data, not about partitions).
+    public static readonly LinkTimings FastTimings = new(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5));
 
     private readonly ClusterCredentials _cluster = ClusterCredentials.CreateNew();
     private readonly byte[] _naa = Convert.FromHexString("6001405a1b2c3d4e5f60718293a4b5c6");
