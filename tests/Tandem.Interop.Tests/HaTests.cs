@@ -14,44 +14,61 @@ public sealed class HaTests(ITestOutputHelper output)
 {
     internal static async Task<(TandemNode A, TandemNode B, string Target)> StartPairAsync(TempDirectory data, string name, long sizeBytes, ITestOutputHelper output)
     {
-        var a = await TandemNode.StartAsync(data.Combine("a"), [IPAddress.Parse("127.0.0.1")], "node-a");
-        TandemNode? b = null;
+        var (nodes, target) = await StartSetAsync(data, name, sizeBytes, 2, output);
+        return (nodes[0], nodes[1], target);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="count"/> nodes on 127.0.0.1, 127.0.0.2, ... and mirrors a new device of
+    /// the first onto the others with <c>tandem replica add</c>; returns once every node is synchronized.
+    /// </summary>
+    internal static async Task<(TandemNode[] Nodes, string Target)> StartSetAsync(TempDirectory data, string name, long sizeBytes, int count,
+        ITestOutputHelper output, int sectorSize = 512)
+    {
+        var nodes = new List<TandemNode>();
         try
         {
-            b = await TandemNode.StartAsync(data.Combine("b"), [IPAddress.Parse("127.0.0.2")], "node-b");
-            var device = await a.CreateDeviceAsync(new { name, type = "image", sizeBytes, provisioning = "thick", sectorSize = 512 });
+            for (int i = 0; i < count; i++)
+                nodes.Add(await TandemNode.StartAsync(data.Combine($"n{i + 1}"), [IPAddress.Parse($"127.0.0.{i + 1}")], $"node-{(char)('a' + i)}"));
+            var device = await nodes[0].CreateDeviceAsync(new { name, type = "image", sizeBytes, provisioning = "thick", sectorSize });
             var target = device.GetProperty("targetName").GetString()!;
-            var add = await ExternalTool.RunAsync("dotnet",
-                [TandemNode.TandemDll, "replica", "add", name, "--partner", b.ApiEndPoint, "--partner-password", TandemNode.AdminPassword,
-                    "--init", "synchronize", "--server", a.ApiEndPoint, "--password", TandemNode.AdminPassword], TimeSpan.FromMinutes(2));
+            var arguments = new List<string> { TandemNode.TandemDll, "replica", "add", name };
+            foreach (var partner in nodes.Skip(1))
+                arguments.AddRange(["--partner", partner.ApiEndPoint]);
+            arguments.AddRange(["--partner-password", TandemNode.AdminPassword, "--init", "synchronize",
+                "--server", nodes[0].ApiEndPoint, "--password", TandemNode.AdminPassword]);
+            var add = await ExternalTool.RunAsync("dotnet", arguments, TimeSpan.FromMinutes(2));
             output.WriteLine(add.StdOut);
-            Assert.True(add.ExitCode == 0, $"replica add failed: {add}\nA:\n{a.Log}\nB:\n{b.Log}");
-            await WaitSynchronizedAsync(a, b, name);
-            return (a, b, target);
+            Assert.True(add.ExitCode == 0, $"replica add failed: {add}\n{string.Join("\n", nodes.Select(n => n.Log))}");
+            await WaitSynchronizedAsync(nodes, name);
+            return ([.. nodes], target);
         }
         catch
         {
-            await a.DisposeAsync();
-            if (b is not null)
-                await b.DisposeAsync();
+            foreach (var node in nodes)
+                await node.DisposeAsync();
             throw;
         }
     }
 
-    internal static async Task WaitSynchronizedAsync(TandemNode a, TandemNode b, string name, int timeoutSeconds = 120)
+    internal static Task WaitSynchronizedAsync(TandemNode a, TandemNode b, string name, int timeoutSeconds = 120) =>
+        WaitSynchronizedAsync([a, b], name, timeoutSeconds);
+
+    internal static async Task WaitSynchronizedAsync(IReadOnlyList<TandemNode> nodes, string name, int timeoutSeconds = 120)
     {
         var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
         string last = "";
         while (DateTime.UtcNow < deadline)
         {
-            var setA = await a.GetJsonAsync($"api/v1/devices/{name}/replicas");
-            var setB = await b.GetJsonAsync($"api/v1/devices/{name}/replicas");
-            last = $"A: {setA}\nB: {setB}";
-            if (AllSynchronized(setA) && AllSynchronized(setB))
+            var sets = new List<JsonElement>();
+            foreach (var node in nodes)
+                sets.Add(await node.GetJsonAsync($"api/v1/devices/{name}/replicas"));
+            last = string.Join("\n", sets);
+            if (sets.All(AllSynchronized))
                 return;
             await Task.Delay(200);
         }
-        throw new TimeoutException($"replicas did not synchronize:\n{last}\nA log:\n{a.Log}\nB log:\n{b.Log}");
+        throw new TimeoutException($"replicas did not synchronize:\n{last}\nlogs:\n{string.Join("\n", nodes.Select(n => n.Log))}");
     }
 
     private static bool AllSynchronized(JsonElement set) =>
