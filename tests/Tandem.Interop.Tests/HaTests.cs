@@ -103,4 +103,75 @@ public sealed class HaTests(ITestOutputHelper output)
             Assert.True(verify.GetProperty("identical").GetBoolean(), verify.ToString());
         }
     }
+
+    [Fact]
+    public async Task IscsiTestCu_through_two_nodes_of_a_three_way_device()
+    {
+        using var data = new TempDirectory();
+        var (nodes, target) = await StartSetAsync(data, "ha-cu3", 256L << 20, 3, output);
+        try
+        {
+            var result = await ExternalTool.RunAsync("iscsi-test-cu", ["-d", "-n", nodes[1].LunUrl(target), nodes[2].LunUrl(target)], TimeSpan.FromMinutes(10));
+            var summary = CUnitSummary.Parse(result.StdOut);
+            output.WriteLine($"three-way, nodes 2 and 3: {summary}");
+            if (summary.Failed > 0)
+                output.WriteLine(result.StdOut);
+            Assert.True(summary.Ran >= 600, $"only {summary.Ran} tests ran\n{result}");
+            Assert.DoesNotContain("Multipath unavailable", result.StdOut);
+            Assert.True(summary.Failed == 0, $"{summary}\n\nlogs:\n{string.Join("\n", nodes.Select(n => n.Log))}");
+            var verify = await nodes[0].PostJsonAsync("api/v1/devices/ha-cu3/verify", null);
+            Assert.True(verify.GetProperty("identical").GetBoolean(), verify.ToString());
+        }
+        finally
+        {
+            foreach (var node in nodes)
+                await node.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Logical_unit_identity_is_the_same_through_every_node_and_target_ports_differ()
+    {
+        using var data = new TempDirectory();
+        var (a, b, target) = await StartPairAsync(data, "ha-id", 16L << 20, output);
+        await using (a)
+        await using (b)
+        {
+            var viaA = await IdentityAsync(a, target);
+            var viaB = await IdentityAsync(b, target);
+            Assert.Equal(viaA.Serial, viaB.Serial);
+            Assert.Equal(viaA.UnitDesignators, viaB.UnitDesignators);
+            Assert.NotEmpty(viaA.UnitDesignators);
+            Assert.Equal((1, 1), (viaA.RelativePort, viaA.PortGroup));
+            Assert.Equal((2, 2), (viaB.RelativePort, viaB.PortGroup));
+        }
+    }
+
+    private static async Task<(string Serial, string[] UnitDesignators, int RelativePort, int PortGroup)> IdentityAsync(TandemNode node, string target)
+    {
+        await using var session = await RawInitiator.ConnectAsync(node.PortalAddresses[0].ToString(), node.IscsiPort);
+        await session.LoginAsync("iqn.2026-11.org.tandem.test:identity", target);
+        var serial = await session.ExecuteAsync(new byte[] { 0x12, 1, 0x80, 0, 255, 0 }, dataInLength: 255);
+        var ids = await session.ExecuteAsync(new byte[] { 0x12, 1, 0x83, 0, 255, 0 }, dataInLength: 255);
+        Assert.True(serial.IsGood && ids.IsGood, $"{serial} {ids}");
+        string serialText = System.Text.Encoding.ASCII.GetString(serial.Data, 4, serial.Data[3]);
+        var unit = new List<string>();
+        int relative = -1, group = -1;
+        int end = 4 + ((ids.Data[2] << 8) | ids.Data[3]);
+        for (int at = 4; at + 4 <= end;)
+        {
+            int length = ids.Data[at + 3];
+            int association = (ids.Data[at + 1] >> 4) & 3;
+            int type = ids.Data[at + 1] & 0xF;
+            var value = ids.Data.AsSpan(at + 4, length);
+            if (association == 0)
+                unit.Add($"{type}:{Convert.ToHexString(value)}");
+            else if (association == 1 && type == 4)
+                relative = (value[2] << 8) | value[3];
+            else if (association == 1 && type == 5)
+                group = (value[2] << 8) | value[3];
+            at += 4 + length;
+        }
+        return (serialText, [.. unit], relative, group);
+    }
 }
