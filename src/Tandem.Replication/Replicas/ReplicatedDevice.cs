@@ -19,7 +19,7 @@ namespace Tandem.Replication.Replicas;
 /// <em>apply</em> lock only around "stamp or check, then write locally" (so a local and a remote
 /// write to the same blocks cannot interleave between the stamp check and the pwrite).
 /// </remarks>
-public sealed partial class ReplicatedDevice : IBlockDevice, ILinkHandler
+public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
 {
     /// <summary>Writes larger than this travel as several stamped frames (implementation limit).</summary>
     private const int MaxWriteChunk = 4 << 20;
@@ -111,7 +111,7 @@ public sealed partial class ReplicatedDevice : IBlockDevice, ILinkHandler
             while (data.Length > 0)
             {
                 int chunk = Math.Min(data.Length, MaxWriteChunk);
-                await ReplicateAsync(new Mutation(lba, chunk / BlockSize, data[..chunk], flags, Unmap: false), cancellationToken).ConfigureAwait(false);
+                await ReplicateAsync(new Mutation(lba, chunk / BlockSize, data[..chunk], flags, Unmap: false), originHeld: false, cancellationToken).ConfigureAwait(false);
                 lba += chunk / BlockSize;
                 data = data[chunk..];
             }
@@ -131,7 +131,7 @@ public sealed partial class ReplicatedDevice : IBlockDevice, ILinkHandler
         Interlocked.Increment(ref _clientIo);
         try
         {
-            await ReplicateAsync(new Mutation(lba, blockCount, default, WriteFlags.None, Unmap: true), cancellationToken).ConfigureAwait(false);
+            await ReplicateAsync(new Mutation(lba, blockCount, default, WriteFlags.None, Unmap: true), originHeld: false, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -192,9 +192,10 @@ public sealed partial class ReplicatedDevice : IBlockDevice, ILinkHandler
     /// <summary>A write or unmap accepted from an initiator on this node.</summary>
     private readonly record struct Mutation(long Lba, long BlockCount, ReadOnlyMemory<byte> Data, WriteFlags Flags, bool Unmap);
 
-    private async ValueTask ReplicateAsync(Mutation m, CancellationToken ct)
+    private async ValueTask ReplicateAsync(Mutation m, bool originHeld, CancellationToken ct)
     {
-        using var origin = await _originLock.AcquireAsync(m.Lba, m.BlockCount, ct).ConfigureAwait(false);
+        // A write inside LockRangeAsync already holds the range's origin lock on every node.
+        using var origin = originHeld ? default : await _originLock.AcquireAsync(m.Lba, m.BlockCount, ct).ConfigureAwait(false);
         PeerRequests requests = default;
         using (await _applyLock.AcquireAsync(m.Lba, m.BlockCount, ct).ConfigureAwait(false))
         {

@@ -1,3 +1,4 @@
+using Tandem.Storage;
 using System.Buffers;
 using Tandem.Scsi.Cdb;
 using Tandem.Scsi.LogicalUnits;
@@ -53,8 +54,13 @@ public static class CompareAndWrite
 
         byte[] medium = ArrayPool<byte>.Shared.Rent(half);
         await unit.WriteGate.EnterExclusiveAsync(cancellationToken).ConfigureAwait(false);
+        // An HA device also holds back writes arriving through the other nodes.
+        var shared = unit.Device as IRangeLockingDevice;
+        IAsyncDisposable? rangeLock = null;
         try
         {
+            if (shared is not null)
+                rangeLock = await shared.LockRangeAsync((long)lba, blocks, cancellationToken).ConfigureAwait(false);
             await unit.Device.ReadAsync((long)lba, medium.AsMemory(0, half), cancellationToken).ConfigureAwait(false);
             int miscompare = BlockIo.FirstDifference(medium.AsSpan(0, half), command.DataOut.Span[..half]);
             if (miscompare >= 0)
@@ -62,10 +68,16 @@ public static class CompareAndWrite
                 SenseData.SetCheckCondition(command, SenseCodes.MiscompareDuringVerify, information: (uint)miscompare);
                 return;
             }
-            await unit.Device.WriteAsync((long)lba, command.DataOut[half..], unit.WriteFlagsFor(fua), cancellationToken).ConfigureAwait(false);
+            var write = command.DataOut[half..];
+            if (shared is not null)
+                await shared.WriteLockedAsync((long)lba, write, unit.WriteFlagsFor(fua), cancellationToken).ConfigureAwait(false);
+            else
+                await unit.Device.WriteAsync((long)lba, write, unit.WriteFlagsFor(fua), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
+            if (rangeLock is not null)
+                await rangeLock.DisposeAsync().ConfigureAwait(false);
             unit.WriteGate.ExitExclusive();
             ArrayPool<byte>.Shared.Return(medium);
         }

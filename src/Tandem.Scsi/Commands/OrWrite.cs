@@ -1,3 +1,4 @@
+using Tandem.Storage;
 using System.Buffers;
 using System.Numerics;
 using Tandem.Scsi.Cdb;
@@ -25,15 +26,24 @@ public static class OrWrite
 
         byte[] medium = ArrayPool<byte>.Shared.Rent(received);
         await unit.WriteGate.EnterExclusiveAsync(cancellationToken).ConfigureAwait(false);
+        var shared = unit.Device as IRangeLockingDevice; // an HA device: also lock out the other nodes' writes
+        IAsyncDisposable? rangeLock = null;
         try
         {
+            if (shared is not null)
+                rangeLock = await shared.LockRangeAsync(lba, received / blockSize, cancellationToken).ConfigureAwait(false);
             var buffer = medium.AsMemory(0, received);
             await unit.Device.ReadAsync(lba, buffer, cancellationToken).ConfigureAwait(false);
             OrInto(buffer.Span, command.DataOut.Span[..received]);
-            await unit.Device.WriteAsync(lba, buffer, unit.WriteFlagsFor(fua), cancellationToken).ConfigureAwait(false);
+            if (shared is not null)
+                await shared.WriteLockedAsync(lba, buffer, unit.WriteFlagsFor(fua), cancellationToken).ConfigureAwait(false);
+            else
+                await unit.Device.WriteAsync(lba, buffer, unit.WriteFlagsFor(fua), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
+            if (rangeLock is not null)
+                await rangeLock.DisposeAsync().ConfigureAwait(false);
             unit.WriteGate.ExitExclusive();
             ArrayPool<byte>.Shared.Return(medium);
         }
