@@ -17,6 +17,9 @@ namespace Tandem.Replication.Links;
 /// </remarks>
 public sealed class ReplicationLink : IAsyncDisposable
 {
+    /// <summary>Receive buffer of a link: several resync frames per read (implementation choice).</summary>
+    private const int ReceiveBufferBytes = 4 << 20;
+
     private readonly Stream _stream;
     private readonly FrameReader _reader;
     private readonly ILinkHandler _handler;
@@ -39,6 +42,7 @@ public sealed class ReplicationLink : IAsyncDisposable
         PeerId = peerId;
         _stream = stream;
         _reader = reader;
+        _reader.EnsureCapacity(ReceiveBufferBytes);
         _handler = handler;
         SendLock = sendLock;
         _timings = timings;

@@ -40,8 +40,11 @@ public abstract record ControlMessage
 /// <param name="Serving">Whether it serves I/O now (confirmed synchronized).</param>
 public sealed record StatusMessage(string State, string Generation, IReadOnlyList<string> History, bool Serving) : ControlMessage;
 
-/// <summary>The sender starts copying its data to the receiver ("full" or "fast").</summary>
-public sealed record SyncBeginMessage(string SyncKind) : ControlMessage;
+/// <summary>
+/// The sender starts copying its data to the receiver ("full" or "fast"). <paramref name="Force"/>:
+/// the administrator asked for it, and a receiver that serves stops serving until it is done.
+/// </summary>
+public sealed record SyncBeginMessage(string SyncKind, bool Force = false) : ControlMessage;
 
 /// <summary>The copy is complete: the receiver adopts the sender's generation and is synchronized.</summary>
 public sealed record SyncEndMessage(string Generation, IReadOnlyList<string> History) : ControlMessage;

@@ -49,8 +49,12 @@ public sealed partial class ReplicatedDevice
                 {
                     if (LocalState == ReplicaState.Synchronized && _serving)
                     {
-                        link.Reply(requestId, ReplyStatus.NotReady);
-                        return;
+                        if (!begin.Force)
+                        {
+                            link.Reply(requestId, ReplyStatus.NotReady);
+                            return;
+                        }
+                        BecomeStale($"replica {peer.Id} was asked for a full resynchronization of this node");
                     }
                     LocalState = ReplicaState.Synchronizing;
                 }

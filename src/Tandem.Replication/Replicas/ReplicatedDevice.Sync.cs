@@ -18,7 +18,7 @@ public sealed partial class ReplicatedDevice
     private const int IdleWindowsInFlight = 8;
 
     /// <summary>Starts synchronizing a partner from this node (fast: the bitmap's extents; full: everything).</summary>
-    public void StartSync(ReplicaPeer peer, bool full)
+    public void StartSync(ReplicaPeer peer, bool full, bool force = false)
     {
         lock (_stateLock)
         {
@@ -34,7 +34,7 @@ public sealed partial class ReplicatedDevice
             peer.SyncCancellation = cancellation;
             peer.Sync = new SyncProgress(full ? "full" : "fast", LocalId, peer.Id, peer.Bitmap.DirtyBytes);
         }
-        _background.Add(Task.Run(() => RunSyncAsync(peer, peer.Link!, peer.Sync!, peer.SyncCancellation!.Token)));
+        _background.Add(Task.Run(() => RunSyncAsync(peer, peer.Link!, peer.Sync!, force, peer.SyncCancellation!.Token)));
         RaiseStateChanged();
     }
 
@@ -48,27 +48,20 @@ public sealed partial class ReplicatedDevice
                 continue;
             if (peer.ReceivesWrites && !full)
                 continue;
-            if (peer.ReceivesWrites)
-            {
-                // A synchronized partner asked to be copied again in full: it stops serving until done.
-                lock (_sendLock)
-                {
-                    peer.ReceivesWrites = false;
-                }
-            }
-            StartSync(peer, full || peer.BitmapGeneration is null);
+            bool force = peer.ReceivesWrites; // a synchronized partner copied again in full stops serving until done
+            StartSync(peer, full || peer.BitmapGeneration is null, force);
             started++;
         }
         return started;
     }
 
-    private async Task RunSyncAsync(ReplicaPeer peer, ReplicationLink link, SyncProgress progress, CancellationToken ct)
+    private async Task RunSyncAsync(ReplicaPeer peer, ReplicationLink link, SyncProgress progress, bool force, CancellationToken ct)
     {
         _log.LogInformation("{Device}: {Kind} synchronization of replica {Peer} starts: {Bytes} bytes to copy",
             _options.DeviceName, progress.Kind, peer.Id, progress.BytesTotal);
         try
         {
-            var begin = await link.RequestAsync(FrameType.Control, new BytesPayload(new SyncBeginMessage(progress.Kind).ToBytes())).ConfigureAwait(false);
+            var begin = await link.RequestAsync(FrameType.Control, new BytesPayload(new SyncBeginMessage(progress.Kind, force).ToBytes())).ConfigureAwait(false);
             if (!begin.IsOk)
                 throw new IOException($"Replica {peer.Id} refused to be synchronized ({begin.Status}).");
 
@@ -166,25 +159,36 @@ public sealed partial class ReplicatedDevice
                 using (await _originLock.AcquireAsync(lba, blocks, ct).ConfigureAwait(false))
                 {
                     buffer = ArrayPool<byte>.Shared.Rent(ExtentsPerWindow * ReplicaLimits.ExtentBytes);
-                    var sends = new List<(long Extent, ValueTask<LinkReply> Reply)>();
-                    for (long e = first; e < end; e++)
+                    // Each run of adjacent dirty extents travels as one frame.
+                    var sends = new List<(long First, long End, ValueTask<LinkReply> Reply)>();
+                    for (long e = first; e < end;)
                     {
                         if (!bitmap.IsDirty(e))
+                        {
+                            e++;
                             continue;
+                        }
+                        long runEnd = e + 1;
+                        while (runEnd < end && bitmap.IsDirty(runEnd))
+                            runEnd++;
                         long start = e * blocksPerExtent;
-                        int count = (int)Math.Min(blocksPerExtent, BlockCount - start);
+                        int count = (int)Math.Min((runEnd - e) * blocksPerExtent, BlockCount - start);
                         var data = buffer.AsMemory((int)((e - first) * ReplicaLimits.ExtentBytes), count * BlockSize);
                         await _local.ReadAsync(start, data, ct).ConfigureAwait(false);
                         await rate.WaitAsync(data.Length, ct).ConfigureAwait(false);
-                        sends.Add((e, link.RequestAsync(FrameType.SyncData, new SyncDataMessage(start, data))));
+                        sends.Add((e, runEnd, link.RequestAsync(FrameType.SyncData, new SyncDataMessage(start, data))));
+                        e = runEnd;
                     }
-                    foreach (var (e, reply) in sends)
+                    foreach (var (runFirst, runEnd, reply) in sends)
                     {
                         var answer = await reply.ConfigureAwait(false);
                         if (!answer.IsOk)
                             throw new IOException($"Replica {peer.Id} did not take resync data ({answer.Status}).");
-                        bitmap.Clear(e);
-                        progress.Add(ReplicaLimits.ExtentBytes);
+                        for (long e = runFirst; e < runEnd; e++)
+                        {
+                            bitmap.Clear(e);
+                            progress.Add(ReplicaLimits.ExtentBytes);
+                        }
                     }
                 }
             }

@@ -13,6 +13,19 @@ public sealed class FrameReader(Stream stream, int initialBufferSize = 256 * 102
     private int _start;
     private int _end;
 
+    /// <summary>
+    /// Grows the buffer so that one read can bring several large frames (a link after its
+    /// handshake, which is read with a small buffer). Call between batches only.
+    /// </summary>
+    public void EnsureCapacity(int bytes)
+    {
+        if (_buffer.Length >= bytes)
+            return;
+        var bigger = new byte[bytes];
+        _buffer.AsSpan(_start, _end - _start).CopyTo(bigger);
+        (_buffer, _end, _start) = (bigger, _end - _start, 0);
+    }
+
     /// <summary>Returns the next complete frame in the buffer, or false when more bytes are needed.</summary>
     /// <exception cref="InvalidDataException">The peer sent a malformed frame (the link must be closed).</exception>
     public bool TryRead(out FrameHeader header, out ReadOnlyMemory<byte> payload)
@@ -54,9 +67,10 @@ public sealed class FrameReader(Stream stream, int initialBufferSize = 256 * 102
         int needed = FrameHeader.Size;
         if (available >= FrameHeader.Size && FrameHeader.TryRead(_buffer.AsSpan(_start, available), out var header, out _))
             needed = header.Length;
-        if (needed > _buffer.Length)
+        if (needed > _buffer.Length / 2)
         {
-            var bigger = new byte[Math.Max(needed, _buffer.Length * 2)];
+            // Room for at least two frames, so that one read is not limited to the tail of one.
+            var bigger = new byte[Math.Max(needed * 2, _buffer.Length * 2)];
             _buffer.AsSpan(_start, available).CopyTo(bigger);
             _buffer = bigger;
         }

@@ -186,4 +186,19 @@ public sealed class ReplicaPairTests
         }
         Assert.True((await lab[1].Device!.VerifyAsync(CancellationToken.None)).Identical);
     }
+
+    [Fact]
+    public async Task A_full_resync_of_a_synchronized_partner_copies_everything_and_both_serve_again()
+    {
+        await using var lab = new ReplicaLab(2, Size);
+        lab.StartAll();
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing && n.Device.Peers.All(p => p.ReceivesWrites)), "both serve");
+        await lab[1].Device!.WriteAsync(0, RandomNumberGenerator.GetBytes(64 * 1024));
+        var peer = lab[1].Device!.Peers[0];
+
+        Assert.Equal(1, lab[1].Device!.SyncNow(full: true));
+        await lab.WaitUntilAsync(() => peer.LastSync is { Kind: "full" } && lab.Nodes.All(n => n.Device!.IsServing) && peer.ReceivesWrites, "full resync done");
+        Assert.Equal(Size, peer.LastSync!.BytesDone);
+        Assert.Equal(lab[1].ReadAll(), lab[2].ReadAll());
+    }
 }
