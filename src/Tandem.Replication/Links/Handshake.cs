@@ -27,13 +27,13 @@ public static class Handshake
 
     /// <summary>Dialer side. Returns when the listener is authenticated and has accepted us.</summary>
     /// <exception cref="ReplicationRejectedException">The listener refused, or failed to prove the secret.</exception>
-    public static async Task DialAsync(Stream stream, FrameReader reader, ClusterCredentials cluster, int localId, int peerId, byte[] deviceNaa,
-        CancellationToken ct)
+    public static void Dial(Stream stream, FrameReader reader, ClusterCredentials cluster, int localId, int peerId, byte[] deviceNaa,
+        int timeoutMilliseconds)
     {
         var hello = new Hello(cluster.ClusterId, localId, peerId, RandomNumberGenerator.GetBytes(NonceLength), deviceNaa);
-        await SendAsync(stream, FrameType.Hello, EncodeHello(hello), ct).ConfigureAwait(false);
+        Send(stream, FrameType.Hello, EncodeHello(hello));
 
-        var (type, payload) = await ReceiveAsync(reader, ct).ConfigureAwait(false);
+        var (type, payload) = Receive(reader, timeoutMilliseconds);
         if (type == FrameType.Reject)
             throw new ReplicationRejectedException($"Replica {peerId} refused the link: {DecodeReason(payload)}");
         if (type != FrameType.HelloAck || payload.Length != AckLength)
@@ -45,16 +45,16 @@ public static class Handshake
             throw new ReplicationRejectedException($"Expected replica {peerId}, but replica {answeringId} answered.");
         if (!CryptographicOperations.FixedTimeEquals(proof, Proof(cluster, "listener", hello, listenerNonce)))
         {
-            await TryRejectAsync(stream, "authentication failed", ct).ConfigureAwait(false);
+            TryReject(stream, "authentication failed");
             throw new ReplicationRejectedException($"Replica {peerId} failed to prove the cluster secret (another cluster, or a wrong secret).");
         }
-        await SendAsync(stream, FrameType.HelloProof, Proof(cluster, "dialer", hello, listenerNonce), ct).ConfigureAwait(false);
+        Send(stream, FrameType.HelloProof, Proof(cluster, "dialer", hello, listenerNonce));
     }
 
     /// <summary>Listener side, first step: reads the Hello so the caller can find the device it names.</summary>
-    public static async Task<Hello> ReadHelloAsync(FrameReader reader, CancellationToken ct)
+    public static Hello ReadHello(FrameReader reader, int timeoutMilliseconds)
     {
-        var (type, payload) = await ReceiveAsync(reader, ct).ConfigureAwait(false);
+        var (type, payload) = Receive(reader, timeoutMilliseconds);
         if (type != FrameType.Hello || payload.Length != HelloLength)
             throw new ReplicationRejectedException($"Expected a Hello of {HelloLength} bytes, got {type} of {payload.Length}.");
         ushort version = BinaryPrimitives.ReadUInt16BigEndian(payload);
@@ -70,11 +70,11 @@ public static class Handshake
     }
 
     /// <summary>Listener side, second step: proves ourselves and checks the dialer's proof.</summary>
-    public static async Task AcceptAsync(Stream stream, FrameReader reader, ClusterCredentials cluster, Hello hello, CancellationToken ct)
+    public static void Accept(Stream stream, FrameReader reader, ClusterCredentials cluster, Hello hello, int timeoutMilliseconds)
     {
         if (hello.ClusterId != cluster.ClusterId)
         {
-            await TryRejectAsync(stream, "the node belongs to another cluster", ct).ConfigureAwait(false);
+            TryReject(stream, "the node belongs to another cluster");
             throw new ReplicationRejectedException($"A node of cluster {hello.ClusterId} tried to connect; this node belongs to cluster {cluster.ClusterId}.");
         }
         byte[] nonce = RandomNumberGenerator.GetBytes(NonceLength);
@@ -82,27 +82,27 @@ public static class Handshake
         BinaryPrimitives.WriteInt32BigEndian(ack, hello.ReceiverId);
         nonce.CopyTo(ack, 4);
         Proof(cluster, "listener", hello, nonce).CopyTo(ack, 4 + NonceLength);
-        await SendAsync(stream, FrameType.HelloAck, ack, ct).ConfigureAwait(false);
+        Send(stream, FrameType.HelloAck, ack);
 
-        var (type, payload) = await ReceiveAsync(reader, ct).ConfigureAwait(false);
+        var (type, payload) = Receive(reader, timeoutMilliseconds);
         if (type == FrameType.Reject)
             throw new ReplicationRejectedException($"Replica {hello.SenderId} refused the link: {DecodeReason(payload)}");
         if (type != FrameType.HelloProof || payload.Length != ProofLength ||
             !CryptographicOperations.FixedTimeEquals(payload, Proof(cluster, "dialer", hello, nonce)))
         {
-            await TryRejectAsync(stream, "authentication failed", ct).ConfigureAwait(false);
+            TryReject(stream, "authentication failed");
             throw new ReplicationRejectedException($"Replica {hello.SenderId} failed to prove the cluster secret.");
         }
     }
 
     /// <summary>Tells the other side why we refuse; best effort (it may already be gone).</summary>
-    public static async Task TryRejectAsync(Stream stream, string reason, CancellationToken ct)
+    public static void TryReject(Stream stream, string reason)
     {
         try
         {
-            await SendAsync(stream, FrameType.Reject, Encoding.UTF8.GetBytes(reason), ct).ConfigureAwait(false);
+            Send(stream, FrameType.Reject, Encoding.UTF8.GetBytes(reason));
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
         {
         }
     }
@@ -132,15 +132,19 @@ public static class Handshake
     private static string DecodeReason(byte[] payload) =>
         payload.Length == 0 ? "no reason given" : Encoding.UTF8.GetString(payload, 0, Math.Min(payload.Length, 512));
 
-    private static async Task SendAsync(Stream stream, FrameType type, byte[] payload, CancellationToken ct)
+    // Synchronous on purpose: a link's socket must never see an asynchronous operation, or .NET
+    // registers it with its event loop and every later arrival wakes that loop for nothing.
+    private static void Send(Stream stream, FrameType type, byte[] payload)
     {
         var buffer = new FrameBuffer(FrameHeader.Overhead + payload.Length);
         buffer.Append(type, 0, 0, 0, new BytesPayload(payload));
-        await stream.WriteAsync(buffer.Written, ct).ConfigureAwait(false);
-        await stream.FlushAsync(ct).ConfigureAwait(false);
+        if (stream is System.Net.Sockets.NetworkStream network)
+            Native.BlockingSend.SendAll(network.Socket, buffer.Written.Span);
+        else
+            stream.Write(buffer.Written.Span);
     }
 
-    private static async Task<(FrameType Type, byte[] Payload)> ReceiveAsync(FrameReader reader, CancellationToken ct)
+    private static (FrameType Type, byte[] Payload) Receive(FrameReader reader, int timeoutMilliseconds)
     {
         while (true)
         {
@@ -150,7 +154,7 @@ public static class Handshake
                     throw new ReplicationRejectedException($"Handshake frame {header.Type} of {payload.Length} bytes is too large.");
                 return (header.Type, payload.ToArray());
             }
-            if (!await reader.FillAsync(ct).ConfigureAwait(false))
+            if (!reader.Fill(timeoutMilliseconds))
                 throw new EndOfStreamException("The replication link closed during the handshake.");
         }
     }

@@ -79,33 +79,34 @@ public sealed class ReplicationListener : IAsyncDisposable
                 _log.LogWarning("Replication listener: accept failed: {Error}", e.Message);
                 continue;
             }
-            _ = Task.Run(() => HandshakeAsync(socket));
+            _ = Task.Run(() => Handshake(socket));
         }
     }
 
-    private async Task HandshakeAsync(Socket socket)
+    /// <summary>Synchronous on purpose, like the whole life of a link's socket (see <see cref="Links.Handshake"/>).</summary>
+    private void Handshake(Socket socket)
     {
         socket.NoDelay = true;
         var stream = new NetworkStream(socket, ownsSocket: true);
         EndPoint? remote = socket.RemoteEndPoint;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-        timeout.CancelAfter(_timings.HandshakeTimeout);
+        int timeout = (int)_timings.HandshakeTimeout.TotalMilliseconds;
         try
         {
             var reader = new FrameReader(stream, 4096);
-            Hello hello = await Handshake.ReadHelloAsync(reader, timeout.Token).ConfigureAwait(false);
+            Hello hello = Links.Handshake.ReadHello(reader, timeout);
             ReplicatedDevice? device = _findDevice(hello.DeviceNaa);
             if (device is null)
             {
-                await Handshake.TryRejectAsync(stream, "no HA device with that identifier on this node", timeout.Token).ConfigureAwait(false);
+                Links.Handshake.TryReject(stream, "no HA device with that identifier on this node");
                 throw new ReplicationRejectedException($"no HA device {Convert.ToHexStringLower(hello.DeviceNaa)} here");
             }
-            await device.AcceptAsync(stream, reader, hello, timeout.Token).ConfigureAwait(false);
+            device.Accept(stream, reader, hello, timeout);
         }
-        catch (Exception e) when (e is ReplicationRejectedException or IOException or InvalidDataException or OperationCanceledException or EndOfStreamException or SocketException)
+        catch (Exception e) when (e is ReplicationRejectedException or IOException or InvalidDataException or TimeoutException
+            or EndOfStreamException or SocketException or ObjectDisposedException)
         {
             _log.LogWarning("Replication listener: refused a link from {Remote}: {Reason}", remote, e.Message);
-            await stream.DisposeAsync().ConfigureAwait(false);
+            stream.Dispose();
         }
     }
 

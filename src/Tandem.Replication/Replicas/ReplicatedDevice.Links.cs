@@ -39,7 +39,7 @@ public sealed partial class ReplicatedDevice
                     lastError = null;
                     break;
                 }
-                catch (Exception e) when (e is SocketException or IOException or ReplicationRejectedException or OperationCanceledException or FormatException)
+                catch (Exception e) when (e is SocketException or IOException or ReplicationRejectedException or OperationCanceledException or FormatException or TimeoutException)
                 {
                     if (stop.IsCancellationRequested)
                         return;
@@ -66,41 +66,63 @@ public sealed partial class ReplicatedDevice
     private async Task DialAsync(ReplicaPeer peer, string channel, CancellationToken stop)
     {
         var endpoint = ParseEndpoint(channel);
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        int timeout = (int)_options.Timings.HandshakeTimeout.TotalMilliseconds;
+        // Connect and handshake synchronously (on a pool thread): the link's socket must never see
+        // an asynchronous operation (see Handshake).
+        await Task.Run(() =>
+        {
+            var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                ConnectWithTimeout(socket, endpoint, timeout);
+                var stream = new NetworkStream(socket, ownsSocket: true);
+                var reader = new FrameReader(stream);
+                Handshake.Dial(stream, reader, _options.Cluster, LocalId, peer.Id, _options.DeviceNaa, timeout);
+                Attach(peer, stream, reader);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }, stop).ConfigureAwait(false);
+    }
+
+    private static void ConnectWithTimeout(Socket socket, IPEndPoint endpoint, int timeoutMilliseconds)
+    {
+        socket.Blocking = false;
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
-            timeout.CancelAfter(_options.Timings.HandshakeTimeout);
-            await socket.ConnectAsync(endpoint, timeout.Token).ConfigureAwait(false);
-            var stream = new NetworkStream(socket, ownsSocket: true);
-            var reader = new FrameReader(stream);
-            await Handshake.DialAsync(stream, reader, _options.Cluster, LocalId, peer.Id, _options.DeviceNaa, timeout.Token).ConfigureAwait(false);
-            Attach(peer, stream, reader);
+            socket.Connect(endpoint);
         }
-        catch
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
         {
-            socket.Dispose();
-            throw;
+            if (!socket.Poll(TimeSpan.FromMilliseconds(timeoutMilliseconds), SelectMode.SelectWrite))
+                throw new TimeoutException($"Connecting to {endpoint} timed out.");
+            int error = (int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
+            if (error != 0)
+                throw new SocketException(error);
         }
+        socket.Blocking = true;
     }
 
     /// <summary>
     /// Listener side: a partner dialed us for this device. Authenticates it and takes the link.
     /// </summary>
-    public async Task AcceptAsync(Stream stream, FrameReader reader, Hello hello, CancellationToken ct)
+    public void Accept(Stream stream, FrameReader reader, Hello hello, int timeoutMilliseconds)
     {
         if (_disposed)
         {
-            await Handshake.TryRejectAsync(stream, "the device is being removed", ct).ConfigureAwait(false);
+            Handshake.TryReject(stream, "the device is being removed");
             throw new ReplicationRejectedException($"{_options.DeviceName} is being removed.");
         }
         ReplicaPeer? peer = _peers.FirstOrDefault(p => p.Id == hello.SenderId);
         if (hello.ReceiverId != LocalId || peer is null || peer.Id > LocalId)
         {
-            await Handshake.TryRejectAsync(stream, $"this node is replica {LocalId} of the device; replica {hello.SenderId} may not dial it", ct).ConfigureAwait(false);
+            Handshake.TryReject(stream, $"this node is replica {LocalId} of the device; replica {hello.SenderId} may not dial it");
             throw new ReplicationRejectedException($"Replica {hello.SenderId} dialed {_options.DeviceName} as replica {hello.ReceiverId}; this node is replica {LocalId}.");
         }
-        await Handshake.AcceptAsync(stream, reader, _options.Cluster, hello, ct).ConfigureAwait(false);
+        Handshake.Accept(stream, reader, _options.Cluster, hello, timeoutMilliseconds);
         Attach(peer, stream, reader);
     }
 

@@ -60,6 +60,22 @@ public sealed class FrameReader(Stream stream, int initialBufferSize = 256 * 102
         return true;
     }
 
+    /// <summary>
+    /// Blocking variant of <see cref="FillAsync"/>, for a link's own thread and the handshake.
+    /// Sockets are read with poll/recv so that .NET never registers them with its event loop.
+    /// </summary>
+    public bool Fill(int timeoutMilliseconds = -1)
+    {
+        Compact();
+        int read = stream is System.Net.Sockets.NetworkStream network
+            ? Native.BlockingReceive.Receive(network.Socket, _buffer.AsSpan(_end), timeoutMilliseconds)
+            : stream.Read(_buffer.AsSpan(_end));
+        if (read == 0)
+            return false;
+        _end += read;
+        return true;
+    }
+
     /// <summary>Moves the unread tail to the front and grows the buffer when a frame needs more room.</summary>
     private void Compact()
     {
