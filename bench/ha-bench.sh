@@ -19,7 +19,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 dotnet build src/Tandem.Cli -c Release -nologo -clp:ErrorsOnly >/dev/null
-tandem() { dotnet src/Tandem.Cli/bin/Release/net10.0/tandem.dll "$@"; }
+TANDEM_DLL=src/Tandem.Cli/bin/Release/net10.0/tandem.dll
+tandem() { dotnet "$TANDEM_DLL" "$@"; }
 
 pids=()
 cleanup() {
@@ -31,7 +32,7 @@ trap cleanup EXIT INT TERM
 rm -rf "$OUT" && mkdir -p "$OUT/a" "$OUT/b"
 
 start_node() { # name address
-  tandem serve --data-dir "$OUT/$1" --node-name "bench-$1" --admin-password "$PASSWORD" \
+  dotnet "$TANDEM_DLL" serve --data-dir "$OUT/$1" --node-name "bench-$1" --admin-password "$PASSWORD" \
     --portal "$2:25260" --api "$2:25261" --replication "$2:25262" >"$OUT/$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 150); do

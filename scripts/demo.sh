@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build src/Tandem.Cli -c Release -nologo -clp:ErrorsOnly
 
-tandem() { dotnet src/Tandem.Cli/bin/Release/net10.0/tandem.dll "$@"; }
+TANDEM_DLL=src/Tandem.Cli/bin/Release/net10.0/tandem.dll
+tandem() { dotnet "$TANDEM_DLL" "$@"; }
 data=${TANDEM_DEMO_DIR:-$PWD/tandem-data}
 password=${TANDEM_DEMO_PASSWORD:-tandem-demo}
 mkdir -p "$data/a" "$data/b"
@@ -21,7 +22,7 @@ stop() {
 trap stop INT TERM EXIT
 
 start_node() { # name address
-    tandem serve --data-dir "$data/$1" --node-name "node-$1" --admin-password "$password" \
+    dotnet "$TANDEM_DLL" serve --data-dir "$data/$1" --node-name "node-$1" --admin-password "$password" \
         --portal "$2:3260" --api "$2:3261" --replication "$2:3262" >"$data/$1/node.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 1 100); do
