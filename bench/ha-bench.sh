@@ -8,7 +8,7 @@
 # Medians and ratios go into the HA section of bench/RESULTS.md (between its markers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${1:-3}
+ROUNDS=${1:-5}
 OUT=$PWD/bench/out/ha
 PASSWORD=ha-bench
 
@@ -65,13 +65,16 @@ for _ in $(seq 1 100); do tandem replica list ha "${A[@]}" --json | grep -q '"no
 plain_url="iscsi://127.0.0.1:25260/$(target_of plain)/0"
 ha_url="iscsi://127.0.0.1:25260/$(target_of ha)/0"
 
+WRITES=100000
 write_iops() { # url
   local secs
-  secs=$(qemu-img bench -f raw -t none -w -c 60000 -d 32 -s 4096 --pattern=7 "$1" 2>&1 | sed -n 's/Run completed in \([0-9.]*\) seconds./\1/p')
-  awk -v t="$secs" 'BEGIN { printf "%.0f", 60000 / t }'
+  secs=$(qemu-img bench -f raw -t none -w -c $WRITES -d 32 -s 4096 --pattern=7 "$1" 2>&1 | sed -n 's/Run completed in \([0-9.]*\) seconds./\1/p')
+  awk -v t="$secs" -v c=$WRITES 'BEGIN { printf "%.0f", c / t }'
 }
 
 declare -a PLAIN HA RESYNC TCP
+# Warm-up, not counted: both nodes' code paths compiled and both images' pages cached.
+write_iops "$plain_url" >/dev/null; write_iops "$ha_url" >/dev/null
 for round in $(seq 1 "$ROUNDS"); do
   if (( round % 2 )); then order=(plain ha); else order=(ha plain); fi
   for which in "${order[@]}"; do
@@ -83,13 +86,15 @@ done
 tandem device create --name big --size 2G --provisioning thick "${A[@]}" >/dev/null
 iperf3 -s -B 127.0.0.2 -p 25201 -D >/dev/null 2>&1
 sleep 0.5
+# Warm-up, not counted: the initial synchronization (it reads the never-written image for the
+# first time); the measured rounds are full resyncs with the source data in the page cache, the
+# same footing as iperf3's memory-to-memory transfer.
+tandem replica add big --partner 127.0.0.2:25261 --partner-password "$PASSWORD" --init synchronize "${A[@]}" >/dev/null
+wait_synchronized big
+echo "warm-up  initial sync $(last_sync_rate big) B/s"
 for round in $(seq 1 "$ROUNDS"); do
-  if [ "$round" = 1 ]; then
-    tandem replica add big --partner 127.0.0.2:25261 --partner-password "$PASSWORD" --init synchronize "${A[@]}" >/dev/null
-  else
-    tandem device sync big --full "${A[@]}" >/dev/null
-    sleep 0.5
-  fi
+  tandem device sync big --full "${A[@]}" >/dev/null
+  sleep 0.5
   wait_synchronized big
   RESYNC+=("$(last_sync_rate big)")
   TCP+=("$(iperf3 -c 127.0.0.2 -B 127.0.0.1 -p 25201 -t 4 -f m 2>/dev/null | awk '/receiver/ { v = $7; u = $8 } END { m = (u == "Gbits/sec") ? 1000 : 1; printf "%.0f", v * m * 1e6 / 8 }')")
@@ -107,7 +112,9 @@ section=$(cat <<TEXT
 ## Replication cost (bench/ha-bench.sh)
 
 Measured on $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD) on $(nproc) cores: two Tandem nodes on
-127.0.0.1 and 127.0.0.2, thick images in \`bench/out/ha\`, $ROUNDS rounds, medians.
+127.0.0.1 and 127.0.0.2, thick images in \`bench/out/ha\`, $ROUNDS rounds after an uncounted warm-up, medians.
+Writes: $WRITES per run, alternating which device goes first. Resync: \`tandem device sync big --full\` of a
+synchronized 2 GiB partner, rate as the node reports it, source data in the page cache.
 
 | workload | non-replicated / baseline | two-way HA device | ratio | target |
 | --- | ---: | ---: | ---: | ---: |
