@@ -174,4 +174,86 @@ public sealed class HaTests(ITestOutputHelper output)
         }
         return (serialText, [.. unit], relative, group);
     }
+
+    [Fact]
+    public async Task Garbage_and_foreign_nodes_on_the_replication_port_are_refused_while_the_device_keeps_serving()
+    {
+        using var data = new TempDirectory();
+        var (a, b, target) = await StartPairAsync(data, "ha-bad", 16L << 20, output);
+        await using (a)
+        await using (b)
+        {
+            await using var io = await VerifiedIoLoop.StartAsync(a, target, 512, 0, 4096);
+            var port = new System.Net.IPEndPoint(IPAddress.Parse("127.0.0.2"), b.ReplicationPort);
+
+            // Not a frame at all.
+            using (var garbage = new System.Net.Sockets.TcpClient())
+            {
+                await garbage.ConnectAsync(port);
+                await garbage.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+                var buffer = new byte[256];
+                var read = await garbage.GetStream().ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(15));
+                Assert.True(read >= 0);
+            }
+
+            // A well-formed Hello from another cluster, for the right device and replica ids.
+            using (var foreign = new System.Net.Sockets.TcpClient())
+            {
+                await foreign.ConnectAsync(port);
+                var stream = foreign.GetStream();
+                byte[] hello = new byte[4 + 16 + 4 + 4 + 32 + 16];
+                hello[1] = 1; // protocol version 1
+                Guid.NewGuid().TryWriteBytes(hello.AsSpan(4, 16), bigEndian: true, out _);
+                hello[23] = 1; // sender replica 1
+                hello[27] = 2; // receiver replica 2
+                var naa = (await b.GetJsonAsync("api/v1/devices/ha-bad")).GetProperty("naa").GetString()!;
+                Convert.FromHexString(naa).CopyTo(hello, 4 + 16 + 4 + 4 + 32);
+                await stream.WriteAsync(Frame(1, hello));
+                var reply = new byte[1024];
+                int n = await stream.ReadAsync(reply).AsTask().WaitAsync(TimeSpan.FromSeconds(15));
+                Assert.True(n >= 24 && reply[4] == 4, "expected a Reject frame"); // type 4 = Reject
+                Assert.Contains("another cluster", System.Text.Encoding.UTF8.GetString(reply, 24, n - 28));
+            }
+
+            var before = io.Verified;
+            await Task.Delay(500);
+            Assert.True(io.Verified > before, "the initiator stopped making progress");
+            var set = await a.GetJsonAsync("api/v1/devices/ha-bad/replicas");
+            Assert.True(set.GetProperty("nodes")[1].GetProperty("connected").GetBoolean(), set.ToString());
+            Assert.Equal("synchronized", set.GetProperty("nodes")[1].GetProperty("state").GetString());
+            Assert.Contains("refused a link", b.Log);
+            await io.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Extending_an_HA_device_grows_it_on_every_node()
+    {
+        using var data = new TempDirectory();
+        var (a, b, _) = await StartPairAsync(data, "ha-grow", 16L << 20, output);
+        await using (a)
+        await using (b)
+        {
+            var grown = await a.PostJsonAsync("api/v1/devices/ha-grow/extend", new { sizeBytes = 32L << 20 });
+            Assert.Equal(32L << 20, grown.GetProperty("sizeBytes").GetInt64());
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while ((await b.GetJsonAsync("api/v1/devices/ha-grow")).GetProperty("sizeBytes").GetInt64() != 32L << 20 && DateTime.UtcNow < deadline)
+                await Task.Delay(100);
+            Assert.Equal(32L << 20, (await b.GetJsonAsync("api/v1/devices/ha-grow")).GetProperty("sizeBytes").GetInt64());
+            var header = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(b.DataDirectory, "devices", "ha-grow.tandem.json")));
+            Assert.Equal(32L << 20, header.RootElement.GetProperty("sizeBytes").GetInt64());
+        }
+    }
+
+    /// <summary>A replication frame: 24-byte header, payload, CRC32C (see docs/design/replication.md).</summary>
+    private static byte[] Frame(byte type, byte[] payload)
+    {
+        byte[] frame = new byte[24 + payload.Length + 4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(frame, frame.Length);
+        frame[4] = type;
+        payload.CopyTo(frame, 24);
+        uint crc = Tandem.Storage.Checksums.Crc32C.Compute(frame.AsSpan(0, 24 + payload.Length));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(24 + payload.Length), crc);
+        return frame;
+    }
 }

@@ -41,6 +41,11 @@ public sealed partial class DeviceManager
             {
                 throw new TandemException(ErrorCodes.IoError, $"Cannot extend device '{device.Name}': {e.Message}", e);
             }
+            catch (InvalidOperationException e)
+            {
+                // An HA device grows on every node at once; a partner that is away blocks it.
+                throw new TandemException(ErrorCodes.ReplicaState, $"Cannot extend device '{device.Name}': {e.Message}", e);
+            }
 
             // The device has grown: initiators must hear about it whatever happens next. Should
             // recording the size fail, the larger device keeps working and the next start reopens

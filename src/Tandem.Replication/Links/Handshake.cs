@@ -139,7 +139,7 @@ public static class Handshake
         var buffer = new FrameBuffer(FrameHeader.Overhead + payload.Length);
         buffer.Append(type, 0, 0, 0, new BytesPayload(payload));
         if (stream is System.Net.Sockets.NetworkStream network)
-            Native.BlockingSend.SendAll(network.Socket, buffer.Written.Span);
+            Native.BlockingSocket.SendAll(network.Socket, buffer.Written.Span);
         else
             stream.Write(buffer.Written.Span);
     }

@@ -160,7 +160,7 @@ public sealed class ReplicationLink : IAsyncDisposable
     private void Write(ReadOnlySpan<byte> bytes)
     {
         if (_stream is System.Net.Sockets.NetworkStream network)
-            Native.BlockingSend.SendAll(network.Socket, bytes);
+            Native.BlockingSocket.SendAll(network.Socket, bytes);
         else
             _stream.Write(bytes);
     }

@@ -68,7 +68,7 @@ public sealed class FrameReader(Stream stream, int initialBufferSize = 256 * 102
     {
         Compact();
         int read = stream is System.Net.Sockets.NetworkStream network
-            ? Native.BlockingReceive.Receive(network.Socket, _buffer.AsSpan(_end), timeoutMilliseconds)
+            ? Native.BlockingSocket.Receive(network.Socket, _buffer.AsSpan(_end), timeoutMilliseconds)
             : stream.Read(_buffer.AsSpan(_end));
         if (read == 0)
             return false;

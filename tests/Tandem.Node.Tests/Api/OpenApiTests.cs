@@ -22,6 +22,8 @@ public class OpenApiTests
             "/api/v1/devices", "/api/v1/devices/{name}", "/api/v1/devices/{name}/extend", "/api/v1/discovery",
             "/api/v1/discovery/chap", "/api/v1/health", "/api/v1/node", "/api/v1/sessions", "/api/v1/targets",
             "/api/v1/targets/{name}", "/api/v1/targets/{name}/acl", "/api/v1/targets/{name}/chap",
+            "/api/v1/devices/{name}/replicas", "/api/v1/devices/{name}/sync", "/api/v1/devices/{name}/mark-synchronized",
+            "/api/v1/devices/{name}/verify", "/api/v1/cluster/join", "/api/v1/replication/partner-devices",
         ];
         Assert.Equal(expected.Order(), paths);
     }

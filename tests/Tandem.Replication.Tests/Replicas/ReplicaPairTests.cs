@@ -201,4 +201,30 @@ public sealed class ReplicaPairTests
         Assert.Equal(Size, peer.LastSync!.BytesDone);
         Assert.Equal(lab[1].ReadAll(), lab[2].ReadAll());
     }
+
+    [Fact]
+    public async Task Extend_grows_every_copy_and_is_refused_while_a_partner_is_away()
+    {
+        await using var lab = new ReplicaLab(2, Size);
+        lab.StartAll();
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing && n.Device.Peers.All(p => p.ReceivesWrites)), "both serve");
+        bool partnerHeard = false;
+        lab[2].Device!.Resized += () => partnerHeard = true;
+
+        long blocks = 2 * Size / ReplicaLab.BlockSize;
+        await lab[1].Device!.ResizeAsync(blocks);
+        Assert.Equal(blocks, lab[1].Device!.BlockCount);
+        Assert.Equal(blocks, lab[2].Device!.BlockCount);
+        Assert.True(partnerHeard);
+        byte[] tail = RandomNumberGenerator.GetBytes(4096);
+        await lab[2].Device!.WriteAsync(blocks - 8, tail);
+        byte[] back = new byte[4096];
+        await lab[1].Device!.ReadAsync(blocks - 8, back);
+        Assert.Equal(tail, back);
+
+        await lab[2].StopAsync();
+        await lab.WaitUntilAsync(() => lab[1].Device!.Peers[0].Link is null, "link down");
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await lab[1].Device!.ResizeAsync(blocks * 2));
+        Assert.Equal(blocks, lab[1].Device!.BlockCount);
+    }
 }
