@@ -44,8 +44,9 @@ fi
 if tandem replica list demo "${a[@]}" --json | grep -q '"not-replicated"'; then
     tandem replica add demo --partner 127.0.0.2:3261 --partner-password "$password" --init synchronize "${a[@]}" >/dev/null
 fi
-for _ in $(seq 1 300); do
-    tandem replica list demo "${a[@]}" --json | grep -q '"state": *"synchronized"' && break
+echo "Synchronizing the partner copy..."
+for _ in $(seq 1 600); do
+    tandem replica list demo "${a[@]}" --json | grep -q '"synchronizing"\|"not-synchronized"' || break
     sleep 0.2
 done
 
