@@ -287,8 +287,8 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
 
         public readonly void FlushLinks()
         {
-            if (Count > 0) _a.Item2.Flush();
-            if (Count > 1) _b.Item2.Flush();
+            if (Count > 0) _a.Item2.FlushSoon();
+            if (Count > 1) _b.Item2.FlushSoon();
         }
     }
 }
