@@ -225,9 +225,9 @@ public sealed partial class DeviceManager
 
     private void DeleteImageFiles(string? imagePath, string? headerPath)
     {
-        foreach (var path in new[] { headerPath, imagePath })
+        foreach (var path in new[] { headerPath, imagePath, JournalPathFor(headerPath) })
         {
-            if (path is null) continue;
+            if (path is null || !File.Exists(path)) continue;
             try
             {
                 File.Delete(path);

@@ -50,10 +50,15 @@ public sealed partial class DeviceManager
                 return Task.CompletedTask;
             },
             Timings = LinkTimings,
+            JournalPath = JournalPathFor(headerPath),
             Logger = _loggerFactory.CreateLogger("Tandem.Replication." + config.Name),
             DeviceName = config.Name,
         });
     }
+
+    /// <summary>The in-flight journal of an HA device: <c>&lt;name&gt;.inflight</c> beside its header and image.</summary>
+    private static string? JournalPathFor(string? headerPath) =>
+        headerPath is null ? null : headerPath[..^DeviceLimits.HeaderExtension.Length] + ".inflight";
 
     /// <summary>A partner grew the HA device: record the size and tell initiators.</summary>
     private void OnPartnerExtended(DeviceConfig config, Scsi.LogicalUnits.ScsiLogicalUnit unit, ReplicatedDevice device)

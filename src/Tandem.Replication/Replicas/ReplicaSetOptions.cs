@@ -18,6 +18,12 @@ public sealed record ReplicaSetOptions
 
     public LinkTimings Timings { get; init; } = LinkTimings.Default;
 
+    /// <summary>
+    /// File for the in-flight journal (<see cref="Sync.InFlightJournal"/>), normally beside the
+    /// image; null: none, and a crash of this node makes its partners resync it in full.
+    /// </summary>
+    public string? JournalPath { get; init; }
+
     /// <summary>Resync rate cap in bytes per second (0: none).</summary>
     public long SyncRateLimit { get; init; }
 

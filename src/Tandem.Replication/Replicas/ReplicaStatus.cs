@@ -38,7 +38,10 @@ public abstract record ControlMessage
 
 /// <summary>A replica's own view of itself, sent when a link comes up and whenever it changes.</summary>
 /// <param name="Serving">Whether it serves I/O now (confirmed synchronized).</param>
-public sealed record StatusMessage(string State, string Generation, IReadOnlyList<string> History, bool Serving) : ControlMessage;
+/// <param name="Suspects">After a crash of this node: extents where its copy may differ from its partners' (its in-flight journal).</param>
+/// <param name="SuspectsUnknown">After a crash this node cannot account for (no journal, machine restarted): its copy needs a full sync.</param>
+public sealed record StatusMessage(string State, string Generation, IReadOnlyList<string> History, bool Serving,
+    IReadOnlyList<long>? Suspects = null, bool SuspectsUnknown = false) : ControlMessage;
 
 /// <summary>
 /// The sender starts copying its data to the receiver ("full" or "fast"). <paramref name="Force"/>:

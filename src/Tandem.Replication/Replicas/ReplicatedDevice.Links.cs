@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Tandem.Replication.Links;
+using Tandem.Replication.Sync;
 using Tandem.Replication.Wire;
 
 namespace Tandem.Replication.Replicas;
@@ -17,6 +18,8 @@ public sealed partial class ReplicatedDevice
             if (peer.Id > LocalId)
                 _background.Add(Task.Run(() => DialLoopAsync(peer)));
         }
+        // Record that we run: if this process dies, the next start knows it was not a clean stop.
+        _background.Add(PersistAsync());
         RaiseStateChanged();
     }
 
@@ -177,6 +180,25 @@ public sealed partial class ReplicatedDevice
         throw new FormatException($"Sync channel '{channel}' is not an IP address with an optional port.");
     }
 
+    /// <summary>Tests: the journal, to mark a write as in flight at a simulated crash.</summary>
+    internal InFlightJournal? Journal => _journal;
+
+    /// <summary>
+    /// Tests: dies as a killed process would, without a clean shutdown: links drop, nothing is
+    /// persisted (the header still says the node was running), the journal keeps its counters.
+    /// </summary>
+    internal async Task SimulateCrashAsync()
+    {
+        _disposed = true;
+        _stopping.Cancel();
+        foreach (var peer in _peers)
+        {
+            if (peer.Link is { } link)
+                await link.DisposeAsync().ConfigureAwait(false);
+        }
+        _journal?.Dispose();
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_disposed)
@@ -204,6 +226,7 @@ public sealed partial class ReplicatedDevice
         {
             // Logged by PersistAsync; closing the local copy matters more.
         }
+        _journal?.Dispose();
         await _local.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Tandem.Replication.Links;
+using Tandem.Replication.Sync;
 using Tandem.Replication.Wire;
 using Tandem.Storage;
 
@@ -13,7 +14,9 @@ public sealed partial class ReplicatedDevice
     private StatusMessage OwnStatus()
     {
         var header = Header;
-        return new StatusMessage(LocalState.ToText(), header.Generation, header.History, _serving);
+        var suspects = _suspects;
+        return new StatusMessage(LocalState.ToText(), header.Generation, header.History, _serving,
+            suspects is { IsUnknown: false, Extents.Count: > 0 } ? suspects.Extents : null, suspects?.IsUnknown == true);
     }
 
     private void SendStatus(ReplicationLink link)
@@ -136,9 +139,27 @@ public sealed partial class ReplicatedDevice
             if (peer.Sync is not null)
                 return; // our resync of this partner is running; it reports its own end
 
+            bool anySuspects = HasSuspects(_suspects) || theirs.SuspectsUnknown || theirs.Suspects is { Count: > 0 };
             if (LocalState == ReplicaState.Synchronized && theirState == ReplicaState.Synchronized)
             {
-                if (sameGeneration)
+                if (sameGeneration && anySuspects)
+                {
+                    // One of us crashed with writes in flight: the copies may differ in those
+                    // extents. The lower replica id copies its version of them to the other.
+                    if (LocalId < peer.Id)
+                    {
+                        foreach (long extent in _suspects?.Extents ?? [])
+                            peer.Bitmap.MarkBlocks(extent * peer.Bitmap.BlocksPerExtent, 1);
+                        if (!_serving)
+                        {
+                            _serving = true;
+                            changed = true;
+                        }
+                        (startSync, full) = (true, _suspects?.IsUnknown == true || theirs.SuspectsUnknown);
+                        peer.BitmapGeneration = theirs.Generation;
+                    }
+                }
+                else if (sameGeneration)
                 {
                     changed = PairSynchronized(peer);
                 }
@@ -189,8 +210,15 @@ public sealed partial class ReplicatedDevice
         if (changed)
             BroadcastStatus();
         if (startSync)
-            StartSync(peer, full);
+        {
+            // A partner that crashed tells us where its copy may differ: those extents too.
+            foreach (long extent in theirs.Suspects ?? [])
+                peer.Bitmap.MarkBlocks(extent * peer.Bitmap.BlocksPerExtent, 1);
+            StartSync(peer, full || theirs.SuspectsUnknown);
+        }
     }
+
+    private static bool HasSuspects(JournalFindings? findings) => findings is { IsUnknown: true } or { Extents.Count: > 0 };
 
     /// <summary>Both copies are synchronized at the same generation: writes flow to the partner again.</summary>
     private bool PairSynchronized(ReplicaPeer peer)
@@ -339,6 +367,7 @@ public sealed partial class ReplicatedDevice
     {
         lock (_stateLock)
         {
+            _suspects = null; // the source's copy now covers every extent we could not vouch for
             var header = Header;
             Volatile.Write(ref _header, header with { Generation = end.Generation, History = end.History.Take(ReplicationHeader.MaxHistory).ToArray() });
             LocalState = ReplicaState.Synchronized;

@@ -91,6 +91,7 @@ public sealed partial class ReplicatedDevice
                 peer.SplitBrain = false;
                 peer.LastSync = progress;
                 peer.Sync = null;
+                _suspects = null; // our version of every doubtful extent is now on the partner too
             }
             await PersistAsync().ConfigureAwait(false);
             _log.LogInformation("{Device}: {Kind} synchronization of replica {Peer} done: {Bytes} bytes in {Seconds:0.0} s ({Rate} MiB/s)",

@@ -37,6 +37,10 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
     private readonly List<Task> _background = [];
     private ReplicationHeader _header;
     private volatile bool _serving;
+    private readonly InFlightJournal? _journal;
+
+    /// <summary>What a crash of this node left unaccounted for, until a sync with a partner settles it; null after a clean stop.</summary>
+    private JournalFindings? _suspects;
     private volatile bool _disposed;
     private long _clientIo;
 
@@ -57,6 +61,15 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
             .Select(n => new ReplicaPeer(n, new DirtyBitmap(bytes, local.BlockSize)))
             .ToArray();
         LocalState = ReplicaStateText.Parse(_header.State);
+        if (options.JournalPath is { } journalPath)
+            _journal = InFlightJournal.Open(journalPath, local.BlockSize, local.BlockCount);
+        if (_header.Running)
+        {
+            // The previous run did not stop cleanly: the journal says where this copy may differ.
+            _suspects = _journal?.Findings ?? JournalFindings.Unknown("this node has no in-flight journal");
+            _log.LogWarning("{Device}: the node stopped without a clean shutdown; {What}", options.DeviceName,
+                _suspects.IsUnknown ? $"its copy will be fully resynchronized ({_suspects.Reason})" : $"{_suspects.Extents.Count} extents had writes in flight and will be resynchronized");
+        }
 
         // A copy that was synchronized when this node stopped may serve at once only if it had
         // already left every partner behind (it was the survivor). Otherwise a partner may have
@@ -196,6 +209,19 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
     {
         // A write inside LockRangeAsync already holds the range's origin lock on every node.
         using var origin = originHeld ? default : await _originLock.AcquireAsync(m.Lba, m.BlockCount, ct).ConfigureAwait(false);
+        _journal?.Begin(m.Lba, m.BlockCount);
+        try
+        {
+            await ReplicateJournaledAsync(m, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _journal?.End(m.Lba, m.BlockCount);
+        }
+    }
+
+    private async ValueTask ReplicateJournaledAsync(Mutation m, CancellationToken ct)
+    {
         PeerRequests requests = default;
         using (await _applyLock.AcquireAsync(m.Lba, m.BlockCount, ct).ConfigureAwait(false))
         {

@@ -22,8 +22,11 @@ internal sealed class ReplicaLab : IAsyncDisposable
     private readonly byte[] _naa = Convert.FromHexString("6001405a1b2c3d4e5f60718293a4b5c6");
     private readonly Node[] _nodes;
 
-    public ReplicaLab(int nodes, long sizeBytes, string state = "synchronized")
+    private readonly TempDirectory? _journals;
+
+    public ReplicaLab(int nodes, long sizeBytes, string state = "synchronized", bool journals = false)
     {
+        _journals = journals ? new TempDirectory() : null;
         string generation = Generation.NewRandom();
         _nodes = new Node[nodes];
         for (int i = 0; i < nodes; i++)
@@ -77,6 +80,7 @@ internal sealed class ReplicaLab : IAsyncDisposable
     {
         foreach (var node in _nodes)
             await node.DisposeAsync();
+        _journals?.Dispose();
     }
 
     internal sealed class Node : IAsyncDisposable
@@ -113,8 +117,19 @@ internal sealed class ReplicaLab : IAsyncDisposable
                 },
                 Timings = FastTimings,
                 DeviceName = $"lab{Id}",
+                JournalPath = _lab._journals?.File($"lab{Id}.inflight"),
             });
             Device.Start();
+        }
+
+        /// <summary>Kills the replica as SIGKILL would: no clean shutdown, data and journal kept.</summary>
+        public async Task CrashAsync()
+        {
+            if (Device is { } device)
+            {
+                Device = null;
+                await device.SimulateCrashAsync();
+            }
         }
 
         /// <summary>Stops the replica (its partners see the link drop) but keeps its data.</summary>

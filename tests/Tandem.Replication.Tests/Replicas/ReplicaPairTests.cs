@@ -227,4 +227,43 @@ public sealed class ReplicaPairTests
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await lab[1].Device!.ResizeAsync(blocks * 2));
         Assert.Equal(blocks, lab[1].Device!.BlockCount);
     }
+
+    [Fact]
+    public async Task A_crashed_writer_gets_back_the_extents_it_had_in_flight()
+    {
+        await using var lab = new ReplicaLab(2, Size, journals: true);
+        lab.StartAll();
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing && n.Device.Peers.All(p => p.ReceivesWrites)), "both serve");
+        byte[] agreed = RandomNumberGenerator.GetBytes(64 * 1024);
+        await lab[1].Device!.WriteAsync(0, agreed);
+
+        // Node 2 dies in the middle of a write it had applied locally but never sent.
+        lab[2].Device!.Journal!.Begin(0, 128);
+        await lab[2].Storage.WriteAsync(0, RandomNumberGenerator.GetBytes(64 * 1024));
+        await lab[2].CrashAsync();
+        var peer = lab[1].Device!.Peers[0];
+        await lab.WaitUntilAsync(() => peer.RecordedState == ReplicaState.NotSynchronized, "node 1 records node 2 lost");
+        Assert.Equal(0, peer.Bitmap.DirtyExtents); // nothing written since: the bitmap alone would copy nothing
+
+        lab[2].Start();
+        Assert.False(lab[2].Device!.IsServing);
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing) && peer.LastSync is not null, "resynchronized");
+        Assert.Equal("fast", peer.LastSync!.Kind);
+        Assert.Equal(64 * 1024, peer.LastSync.BytesDone);
+        Assert.Equal(lab[1].ReadAll(), lab[2].ReadAll());
+    }
+
+    [Fact]
+    public async Task A_crash_without_a_journal_means_a_full_resync()
+    {
+        await using var lab = new ReplicaLab(2, Size);
+        lab.StartAll();
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing && n.Device.Peers.All(p => p.ReceivesWrites)), "both serve");
+        await lab[2].CrashAsync();
+        var peer = lab[1].Device!.Peers[0];
+        await lab.WaitUntilAsync(() => peer.RecordedState == ReplicaState.NotSynchronized, "node 1 records node 2 lost");
+        lab[2].Start();
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing) && peer.LastSync is not null, "resynchronized");
+        Assert.Equal("full", peer.LastSync!.Kind);
+    }
 }
