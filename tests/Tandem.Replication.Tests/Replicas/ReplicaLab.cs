@@ -23,6 +23,12 @@ internal sealed class ReplicaLab : IAsyncDisposable
     private readonly Node[] _nodes;
 
     private readonly TempDirectory? _journals;
+    private readonly LinkCutter[] _cutters;
+
+    /// <summary>Cuts the links into node <paramref name="id"/> (those its lower-id partners dial).</summary>
+    public void CutLinksInto(int id) => _cutters[id - 1].Cut();
+
+    public void HealLinksInto(int id) => _cutters[id - 1].Heal();
 
     public ReplicaLab(int nodes, long sizeBytes, string state = "synchronized", bool journals = false)
     {
@@ -31,11 +37,13 @@ internal sealed class ReplicaLab : IAsyncDisposable
         _nodes = new Node[nodes];
         for (int i = 0; i < nodes; i++)
             _nodes[i] = new Node(this, i + 1, new RamDevice(sizeBytes, BlockSize));
+        // Every node is reached through a relay, so that a test can cut the links into it.
+        _cutters = _nodes.Select(n => new LinkCutter(n.Listener.Endpoints[0])).ToArray();
         var members = _nodes.Select(n => new ReplicaNodeHeader
         {
             NodeId = n.Id,
             Api = $"127.0.0.1:{3261 + n.Id}",
-            SyncChannels = [n.Listener.Endpoints[0].ToString()],
+            SyncChannels = [_cutters[n.Id - 1].Endpoint.ToString()],
             State = state,
         }).ToArray();
         foreach (var node in _nodes)
@@ -80,6 +88,8 @@ internal sealed class ReplicaLab : IAsyncDisposable
     {
         foreach (var node in _nodes)
             await node.DisposeAsync();
+        foreach (var cutter in _cutters)
+            await cutter.DisposeAsync();
         _journals?.Dispose();
     }
 

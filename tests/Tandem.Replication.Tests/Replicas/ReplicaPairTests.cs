@@ -266,4 +266,49 @@ public sealed class ReplicaPairTests
         await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing) && peer.LastSync is not null, "resynchronized");
         Assert.Equal("full", peer.LastSync!.Kind);
     }
+
+    [Fact]
+    public async Task A_cut_link_with_writes_on_both_sides_is_reported_as_split_brain_and_nothing_is_merged()
+    {
+        await using var lab = new ReplicaLab(2, Size);
+        lab.StartAll();
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing && n.Device.Peers.All(p => p.ReceivesWrites)), "both serve");
+
+        lab.CutLinksInto(2);
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.Peers[0].RecordedState == ReplicaState.NotSynchronized), "both record the other lost");
+        // No witness yet: both sides keep serving (the documented risk) and both write.
+        byte[] one = RandomNumberGenerator.GetBytes(4096), two = RandomNumberGenerator.GetBytes(4096);
+        await lab[1].Device!.WriteAsync(0, one);
+        await lab[2].Device!.WriteAsync(0, two);
+
+        lab.HealLinksInto(2);
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.Peers[0].SplitBrain), "split brain seen on both");
+        byte[] back = new byte[4096];
+        await lab[1].Device!.ReadAsync(0, back);
+        Assert.Equal(one, back);
+        await lab[2].Device!.ReadAsync(0, back);
+        Assert.Equal(two, back); // never merged silently
+
+        await lab[1].Device!.MarkSynchronizedAsync();
+        await lab.WaitUntilAsync(() => lab[1].Device!.Peers[0].LastSync is { Kind: "full" } && lab[2].Device!.IsServing, "node 2 resynchronized from node 1");
+        await lab[2].Device!.ReadAsync(0, back);
+        Assert.Equal(one, back);
+    }
+
+    [Fact]
+    public async Task A_cut_link_is_reported_as_split_brain_even_if_one_side_wrote_nothing_until_failover_strategies_exist()
+    {
+        await using var lab = new ReplicaLab(2, Size);
+        lab.StartAll();
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing && n.Device.Peers.All(p => p.ReceivesWrites)), "both serve");
+
+        lab.CutLinksInto(2);
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.Peers[0].RecordedState == ReplicaState.NotSynchronized), "both record the other lost");
+        await lab[1].Device!.WriteAsync(128, RandomNumberGenerator.GetBytes(4096));
+        // Node 2 wrote nothing, but it moved to its own new generation too: without a witness
+        // this is indistinguishable from a split brain, and is reported as one.
+        lab.HealLinksInto(2);
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.Peers[0].SplitBrain), "reported");
+        Assert.NotEqual(lab[1].ReadAll(), lab[2].ReadAll());
+    }
 }
