@@ -16,10 +16,10 @@ public sealed partial class ReplicatedDevice
         foreach (var peer in _peers)
         {
             if (peer.Id > LocalId)
-                _background.Add(Task.Run(() => DialLoopAsync(peer)));
+                Track(Task.Run(() => DialLoopAsync(peer)));
         }
         // Record that we run: if this process dies, the next start knows it was not a clean stop.
-        _background.Add(PersistAsync());
+        Track(PersistAsync());
         RaiseStateChanged();
     }
 
@@ -213,10 +213,15 @@ public sealed partial class ReplicatedDevice
         }
         try
         {
-            await Task.WhenAll(_background).ConfigureAwait(false);
+            Task[] background;
+            lock (_background)
+                background = [.. _background];
+            await Task.WhenAll(background).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception)
         {
+            // Cancelled loops, or a failure already logged where it happened: closing the local
+            // copy cleanly matters more than how a background task ended.
         }
         try
         {

@@ -34,7 +34,7 @@ public sealed partial class ReplicatedDevice
             peer.SyncCancellation = cancellation;
             peer.Sync = new SyncProgress(full ? "full" : "fast", LocalId, peer.Id, peer.Bitmap.DirtyBytes);
         }
-        _background.Add(Task.Run(() => RunSyncAsync(peer, peer.Link!, peer.Sync!, force, peer.SyncCancellation!.Token)));
+        Track(Task.Run(() => RunSyncAsync(peer, peer.Link!, peer.Sync!, force, peer.SyncCancellation!.Token)));
         RaiseStateChanged();
     }
 

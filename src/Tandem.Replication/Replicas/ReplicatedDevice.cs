@@ -35,6 +35,16 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
     private readonly ReplicaPeer[] _peers;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _background = [];
+
+    /// <summary>Keeps a background task (dial loop, resync) to wait for at dispose; thread-safe, drops finished ones.</summary>
+    private void Track(Task task)
+    {
+        lock (_background)
+        {
+            _background.RemoveAll(t => t.IsCompleted);
+            _background.Add(task);
+        }
+    }
     private ReplicationHeader _header;
     private volatile bool _serving;
     private readonly InFlightJournal? _journal;
