@@ -43,6 +43,11 @@ public sealed partial class ReplicatedDevice
                     throw BadRequest(link, header, "malformed or out-of-range sync data");
                 link.Reply(header.RequestId, await ApplySyncDataAsync(data.Lba, data.Data).ConfigureAwait(false));
                 return;
+            case FrameType.SyncUnmap:
+                if (!RangeMessage.TryRead(payload.Span, out var hole) || !InRange(hole.Lba, hole.BlockCount))
+                    throw BadRequest(link, header, "malformed or out-of-range sync unmap");
+                link.Reply(header.RequestId, await ApplySyncUnmapAsync(hole.Lba, hole.BlockCount).ConfigureAwait(false));
+                return;
             case FrameType.Flush:
                 RunAndReply(link, header.RequestId, async () =>
                 {
@@ -131,6 +136,23 @@ public sealed partial class ReplicatedDevice
         catch (IOException e)
         {
             _log.LogError(e, "Writing resync data to {Device} failed", _options.DeviceName);
+            return ReplyStatus.IoError;
+        }
+    }
+
+    private async ValueTask<ReplyStatus> ApplySyncUnmapAsync(long lba, long blockCount)
+    {
+        if (LocalState == ReplicaState.Synchronized && _serving)
+            return ReplyStatus.NotReady;
+        try
+        {
+            using (await _applyLock.AcquireAsync(lba, blockCount).ConfigureAwait(false))
+                await _local.UnmapAsync(lba, blockCount).ConfigureAwait(false);
+            return ReplyStatus.Ok;
+        }
+        catch (IOException e)
+        {
+            _log.LogError(e, "Deallocating for a resync of {Device} failed", _options.DeviceName);
             return ReplyStatus.IoError;
         }
     }

@@ -160,7 +160,8 @@ public sealed partial class ReplicatedDevice
                 using (await _originLock.AcquireAsync(lba, blocks, ct).ConfigureAwait(false))
                 {
                     buffer = ArrayPool<byte>.Shared.Rent(ExtentsPerWindow * ReplicaLimits.ExtentBytes);
-                    // Each run of adjacent dirty extents travels as one frame.
+                    // Each run of adjacent dirty extents travels as one frame; on a thin source, a
+                    // run that holds no data travels as a deallocation instead of zeros.
                     var sends = new List<(long First, long End, ValueTask<LinkReply> Reply)>();
                     for (long e = first; e < end;)
                     {
@@ -169,15 +170,23 @@ public sealed partial class ReplicatedDevice
                             e++;
                             continue;
                         }
+                        bool hole = await IsHoleAsync(e, blocksPerExtent, ct).ConfigureAwait(false);
                         long runEnd = e + 1;
-                        while (runEnd < end && bitmap.IsDirty(runEnd))
+                        while (runEnd < end && bitmap.IsDirty(runEnd) && await IsHoleAsync(runEnd, blocksPerExtent, ct).ConfigureAwait(false) == hole)
                             runEnd++;
                         long start = e * blocksPerExtent;
                         int count = (int)Math.Min((runEnd - e) * blocksPerExtent, BlockCount - start);
-                        var data = buffer.AsMemory((int)((e - first) * ReplicaLimits.ExtentBytes), count * BlockSize);
-                        await _local.ReadAsync(start, data, ct).ConfigureAwait(false);
-                        await rate.WaitAsync(data.Length, ct).ConfigureAwait(false);
-                        sends.Add((e, runEnd, link.RequestAsync(FrameType.SyncData, new SyncDataMessage(start, data))));
+                        if (hole)
+                        {
+                            sends.Add((e, runEnd, link.RequestAsync(FrameType.SyncUnmap, new RangeMessage(start, count))));
+                        }
+                        else
+                        {
+                            var data = buffer.AsMemory((int)((e - first) * ReplicaLimits.ExtentBytes), count * BlockSize);
+                            await _local.ReadAsync(start, data, ct).ConfigureAwait(false);
+                            await rate.WaitAsync(data.Length, ct).ConfigureAwait(false);
+                            sends.Add((e, runEnd, link.RequestAsync(FrameType.SyncData, new SyncDataMessage(start, data))));
+                        }
                         e = runEnd;
                     }
                     foreach (var (runFirst, runEnd, reply) in sends)
@@ -204,6 +213,17 @@ public sealed partial class ReplicatedDevice
                 inFlight.Release();
             }
         }
+    }
+
+    /// <summary>Whether a whole extent of a thin source is unallocated (reads as zeros).</summary>
+    private async ValueTask<bool> IsHoleAsync(long extent, int blocksPerExtent, CancellationToken ct)
+    {
+        if (!_local.IsThinProvisioned)
+            return false;
+        long start = extent * blocksPerExtent;
+        long blocks = Math.Min(blocksPerExtent, BlockCount - start);
+        var status = await _local.GetLbaStatusAsync(start, ct).ConfigureAwait(false);
+        return !status.Mapped && status.Lba <= start && status.Lba + status.BlockCount >= start + blocks;
     }
 
     /// <summary>

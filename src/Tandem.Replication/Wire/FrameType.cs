@@ -39,6 +39,9 @@ public enum FrameType : byte
 
     /// <summary>A control message with a small JSON body (replica status, resize, sync start/end).</summary>
     Control = 17,
+
+    /// <summary>Resynchronization of a range that holds no data on the source (thin): deallocate it.</summary>
+    SyncUnmap = 18,
 }
 
 /// <summary>Outcome carried by a <see cref="FrameType.Reply"/>.</summary>

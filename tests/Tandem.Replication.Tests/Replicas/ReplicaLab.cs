@@ -30,13 +30,15 @@ internal sealed class ReplicaLab : IAsyncDisposable
 
     public void HealLinksInto(int id) => _cutters[id - 1].Heal();
 
-    public ReplicaLab(int nodes, long sizeBytes, string state = "synchronized", bool journals = false)
+    public ReplicaLab(int nodes, long sizeBytes, string state = "synchronized", bool journals = false, bool thinImages = false)
     {
-        _journals = journals ? new TempDirectory() : null;
+        _journals = journals || thinImages ? new TempDirectory() : null;
         string generation = Generation.NewRandom();
         _nodes = new Node[nodes];
         for (int i = 0; i < nodes; i++)
-            _nodes[i] = new Node(this, i + 1, new RamDevice(sizeBytes, BlockSize));
+            _nodes[i] = new Node(this, i + 1, thinImages
+                ? ImageFileDevice.Create(_journals!.File($"lab{i + 1}.img"), sizeBytes, BlockSize, Provisioning.Thin)
+                : new RamDevice(sizeBytes, BlockSize));
         // Every node is reached through a relay, so that a test can cut the links into it.
         _cutters = _nodes.Select(n => new LinkCutter(n.Listener.Endpoints[0])).ToArray();
         var members = _nodes.Select(n => new ReplicaNodeHeader
@@ -97,7 +99,7 @@ internal sealed class ReplicaLab : IAsyncDisposable
     {
         private readonly ReplicaLab _lab;
 
-        public Node(ReplicaLab lab, int id, RamDevice storage)
+        public Node(ReplicaLab lab, int id, IBlockDevice storage)
         {
             _lab = lab;
             Id = id;
@@ -156,6 +158,7 @@ internal sealed class ReplicaLab : IAsyncDisposable
         {
             await StopAsync();
             await Listener.DisposeAsync();
+            await Storage.Inner.DisposeAsync();
         }
 
         public byte[] ReadAll()
@@ -166,8 +169,8 @@ internal sealed class ReplicaLab : IAsyncDisposable
         }
     }
 
-    /// <summary>The RAM copy outlives a replica's restart, as an image file does.</summary>
-    internal sealed class KeepOpen(RamDevice inner) : IBlockDevice
+    /// <summary>The copy outlives a replica's restart, as an image file does.</summary>
+    internal sealed class KeepOpen(IBlockDevice inner) : IBlockDevice
     {
         public int BlockSize => inner.BlockSize;
         public long BlockCount => inner.BlockCount;
@@ -179,5 +182,7 @@ internal sealed class ReplicaLab : IAsyncDisposable
         public ValueTask<LbaExtent> GetLbaStatusAsync(long lba, CancellationToken cancellationToken = default) => inner.GetLbaStatusAsync(lba, cancellationToken);
         public ValueTask ResizeAsync(long newBlockCount, CancellationToken cancellationToken = default) => inner.ResizeAsync(newBlockCount, cancellationToken);
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+        public IBlockDevice Inner => inner;
     }
 }

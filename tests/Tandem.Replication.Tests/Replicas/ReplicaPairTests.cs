@@ -311,4 +311,23 @@ public sealed class ReplicaPairTests
         await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.Peers[0].SplitBrain), "reported");
         Assert.NotEqual(lab[1].ReadAll(), lab[2].ReadAll());
     }
+
+    [Fact]
+    public async Task A_full_sync_of_a_thin_device_sends_holes_as_deallocations()
+    {
+        await using var lab = new ReplicaLab(2, Size, thinImages: true);
+        lab[2].Persisted = lab[2].Persisted with { State = "not-synchronized", Generation = Generation.NewRandom() };
+        lab[1].Persisted = lab[1].Persisted with { Nodes = lab[1].Persisted.Nodes.Select(n => n.NodeId == 2 ? n with { State = "not-synchronized" } : n).ToArray() };
+        // Node 2 holds stale data everywhere; node 1 has data in two extents only.
+        await lab[2].Storage.WriteAsync(0, RandomNumberGenerator.GetBytes((int)Size));
+        await lab[1].Storage.WriteAsync(128 * 3, RandomNumberGenerator.GetBytes(64 * 1024));
+        await lab[1].Storage.WriteAsync(128 * 40, RandomNumberGenerator.GetBytes(64 * 1024));
+        lab.StartAll();
+        var peer = lab[1].Device!.Peers[0];
+        await lab.WaitUntilAsync(() => lab[2].Device!.IsServing && peer.LastSync is not null, "node 2 synchronized");
+        Assert.Equal("full", peer.LastSync!.Kind);
+        Assert.Equal(lab[1].ReadAll(), lab[2].ReadAll());
+        long allocated = ((ImageFileDevice)lab[2].Storage.Inner).AllocatedBytes;
+        Assert.True(allocated <= 4 * 64 * 1024, $"node 2 still allocates {allocated} bytes: holes were copied as zeros");
+    }
 }
