@@ -77,12 +77,7 @@ public sealed partial class DeviceManager
             var device = GetDevice(name);
             SaveConfig(WithDevices(_config, _config.Devices.Where(d => d.Name != device.Name)));
             _devices = _devices.Remove(device.Name);
-            if (device.Target is not null)
-            {
-                Catalog.Remove(device.Target.Name);
-                _sessions.CloseSessions(device.Target.Name);
-                await WaitForSessionsToEndAsync(device.Target.Name);
-            }
+            await UnpublishAsync(device);
 
             await CloseDeviceAsync(device);
             try
@@ -105,6 +100,16 @@ public sealed partial class DeviceManager
     private static readonly TimeSpan SessionDrainTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>Lets commands of dropped sessions finish before the device under them is closed.</summary>
+    /// <summary>Takes the device's target out of discovery and login, and drops its sessions.</summary>
+    private async Task UnpublishAsync(ManagedDevice device)
+    {
+        if (device.Target is null)
+            return;
+        Catalog.Remove(device.Target.Name);
+        _sessions.CloseSessions(device.Target.Name);
+        await WaitForSessionsToEndAsync(device.Target.Name);
+    }
+
     private async Task WaitForSessionsToEndAsync(string targetName)
     {
         var deadline = DateTime.UtcNow + SessionDrainTimeout;

@@ -28,8 +28,7 @@ public sealed partial class DeviceManager
 
     /// <summary>The HA device with this NAA identifier, for the replication listener.</summary>
     public ReplicatedDevice? FindReplicated(byte[] naa) =>
-        _devices.Values.Select(d => d.Device as ReplicatedDevice)
-            .FirstOrDefault(r => r is not null && _devices.Values.First(d => d.Device == r).Identity.Naa.AsSpan().SequenceEqual(naa));
+        _devices.Values.FirstOrDefault(d => d.Device is ReplicatedDevice && d.Identity.Naa.AsSpan().SequenceEqual(naa))?.Device as ReplicatedDevice;
 
     private ReplicatedDevice Replicated(DeviceConfig config, DeviceIdentity identity, IBlockDevice local, ReplicationHeader replication)
     {
@@ -303,12 +302,7 @@ public sealed partial class DeviceManager
     /// <summary>Closes a device and opens it again from its header (after its replication changed).</summary>
     private async Task<ManagedDevice> ReopenAsync(ManagedDevice device)
     {
-        if (device.Target is not null)
-        {
-            Catalog.Remove(device.Target.Name);
-            _sessions.CloseSessions(device.Target.Name);
-            await WaitForSessionsToEndAsync(device.Target.Name);
-        }
+        await UnpublishAsync(device);
         await CloseDeviceAsync(device);
         var reopened = await OpenAsync(device.Config);
         _devices = _devices.SetItem(reopened.Name, reopened);

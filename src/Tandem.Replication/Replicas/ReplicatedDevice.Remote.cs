@@ -123,36 +123,26 @@ public sealed partial class ReplicatedDevice
         }
     }
 
-    private async ValueTask<ReplyStatus> ApplySyncDataAsync(long lba, ReadOnlyMemory<byte> data)
+    private ValueTask<ReplyStatus> ApplySyncDataAsync(long lba, ReadOnlyMemory<byte> data) =>
+        ApplySyncAsync(lba, data.Length / BlockSize, () => _local.WriteAsync(lba, data), "Writing resync data");
+
+    private ValueTask<ReplyStatus> ApplySyncUnmapAsync(long lba, long blockCount) =>
+        ApplySyncAsync(lba, blockCount, () => _local.UnmapAsync(lba, blockCount), "Deallocating for a resync");
+
+    /// <summary>Resync data or holes from the sync source, applied under the apply lock.</summary>
+    private async ValueTask<ReplyStatus> ApplySyncAsync(long lba, long blockCount, Func<ValueTask> apply, string what)
     {
         if (LocalState == ReplicaState.Synchronized && _serving)
             return ReplyStatus.NotReady; // never let resync data overwrite a copy that serves
         try
         {
-            using (await _applyLock.AcquireAsync(lba, data.Length / BlockSize).ConfigureAwait(false))
-                await _local.WriteAsync(lba, data).ConfigureAwait(false);
-            return ReplyStatus.Ok;
-        }
-        catch (IOException e)
-        {
-            _log.LogError(e, "Writing resync data to {Device} failed", _options.DeviceName);
-            return ReplyStatus.IoError;
-        }
-    }
-
-    private async ValueTask<ReplyStatus> ApplySyncUnmapAsync(long lba, long blockCount)
-    {
-        if (LocalState == ReplicaState.Synchronized && _serving)
-            return ReplyStatus.NotReady;
-        try
-        {
             using (await _applyLock.AcquireAsync(lba, blockCount).ConfigureAwait(false))
-                await _local.UnmapAsync(lba, blockCount).ConfigureAwait(false);
+                await apply().ConfigureAwait(false);
             return ReplyStatus.Ok;
         }
         catch (IOException e)
         {
-            _log.LogError(e, "Deallocating for a resync of {Device} failed", _options.DeviceName);
+            _log.LogError(e, "{What} of {Device} failed", what, _options.DeviceName);
             return ReplyStatus.IoError;
         }
     }

@@ -149,7 +149,7 @@ public sealed partial class ReplicatedDevice
                     if (LocalId < peer.Id)
                     {
                         foreach (long extent in _suspects?.Extents ?? [])
-                            peer.Bitmap.MarkBlocks(extent * peer.Bitmap.BlocksPerExtent, 1);
+                            peer.Bitmap.MarkExtent(extent);
                         if (!_serving)
                         {
                             _serving = true;
@@ -213,25 +213,32 @@ public sealed partial class ReplicatedDevice
         {
             // A partner that crashed tells us where its copy may differ: those extents too.
             foreach (long extent in theirs.Suspects ?? [])
-                peer.Bitmap.MarkBlocks(extent * peer.Bitmap.BlocksPerExtent, 1);
+                peer.Bitmap.MarkExtent(extent);
             StartSync(peer, full || theirs.SuspectsUnknown);
         }
     }
 
     private static bool HasSuspects(JournalFindings? findings) => findings is { IsUnknown: true } or { Extents.Count: > 0 };
 
+    /// <summary>
+    /// Starts or stops sending client writes to a partner. Under the send lock, so that a write
+    /// is either sent to it or marked in its bitmap, never neither. Returns whether it changed.
+    /// </summary>
+    private bool SetReceivesWrites(ReplicaPeer peer, bool value)
+    {
+        lock (_sendLock)
+        {
+            if (peer.ReceivesWrites == value)
+                return false;
+            peer.ReceivesWrites = value;
+            return true;
+        }
+    }
+
     /// <summary>Both copies are synchronized at the same generation: writes flow to the partner again.</summary>
     private bool PairSynchronized(ReplicaPeer peer)
     {
-        bool changed = false;
-        lock (_sendLock)
-        {
-            if (!peer.ReceivesWrites)
-            {
-                peer.ReceivesWrites = true;
-                changed = true;
-            }
-        }
+        bool changed = SetReceivesWrites(peer, true);
         peer.SplitBrain = false;
         if (!_serving)
         {
@@ -260,16 +267,8 @@ public sealed partial class ReplicatedDevice
         _log.LogWarning("{Device}: this node's copy is not synchronized: {Reason}", _options.DeviceName, reason);
         _serving = false;
         LocalState = ReplicaState.NotSynchronized;
-        lock (_sendLock)
-        {
-            foreach (var peer in _peers)
-            {
-                if (peer.ReceivesWrites)
-                {
-                    peer.ReceivesWrites = false;
-                }
-            }
-        }
+        foreach (var peer in _peers)
+            SetReceivesWrites(peer, false);
         _ = PersistAsync();
         BroadcastStatus();
     }
@@ -293,17 +292,10 @@ public sealed partial class ReplicatedDevice
     private Task RecordLossAsync(ReplicaPeer peer, ReplicationLink? link)
     {
         Task task;
-        bool changed = false;
+        bool changed;
         lock (_stateLock)
         {
-            lock (_sendLock)
-            {
-                if (peer.ReceivesWrites)
-                {
-                    peer.ReceivesWrites = false;
-                    changed = true;
-                }
-            }
+            changed = SetReceivesWrites(peer, false);
             peer.SyncCancellation?.Cancel();
             if (peer.RecordedState == ReplicaState.Synchronized && LocalState == ReplicaState.Synchronized && _serving)
             {

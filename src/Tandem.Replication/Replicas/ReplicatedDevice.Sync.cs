@@ -68,10 +68,7 @@ public sealed partial class ReplicatedDevice
             // From here on, client writes go to the partner too. Writes that chose to mark the
             // bitmap instead hold their origin lock until marked; taking the whole device once
             // waits them out, so the scan below sees every mark.
-            lock (_sendLock)
-            {
-                peer.ReceivesWrites = true;
-            }
+            SetReceivesWrites(peer, true);
             using (await _originLock.AcquireAsync(0, BlockCount, ct).ConfigureAwait(false))
             {
             }
@@ -107,13 +104,8 @@ public sealed partial class ReplicatedDevice
                 peer.Sync = null;
                 peer.LastSync = progress;
             }
-            lock (_sendLock)
-            {
-                if (peer.ReceivesWrites && peer.RecordedState != ReplicaState.Synchronized)
-                {
-                    peer.ReceivesWrites = false;
-                }
-            }
+            if (peer.RecordedState != ReplicaState.Synchronized)
+                SetReceivesWrites(peer, false);
         }
         RaiseStateChanged();
         BroadcastStatus();

@@ -51,6 +51,9 @@ public sealed class DirtyBitmap
             Interlocked.Or(ref words[extent >> 6], 1UL << (int)(extent & 63));
     }
 
+    /// <summary>Marks one extent (a partner's doubtful extent after a crash).</summary>
+    public void MarkExtent(long extent) => MarkBlocks(extent * BlocksPerExtent, 1);
+
     /// <summary>Marks every extent (nothing is known about the partner: a full sync).</summary>
     public void MarkAll()
     {

@@ -5,7 +5,7 @@ namespace Tandem.Replication.Wire;
 /// <summary>
 /// Reads frames from a stream into one growing buffer and hands them out in batches: every frame
 /// already received is returned by <see cref="TryRead"/> without I/O, so the caller can answer a
-/// whole batch with one send. A returned payload stays valid until the next <see cref="FillAsync"/>.
+/// whole batch with one send. A returned payload stays valid until the next <see cref="Fill"/>.
 /// </summary>
 public sealed class FrameReader(Stream stream, int initialBufferSize = 256 * 1024)
 {
@@ -49,20 +49,10 @@ public sealed class FrameReader(Stream stream, int initialBufferSize = 256 * 102
         return true;
     }
 
-    /// <summary>Reads more bytes; false at end of stream. Invalidates payloads returned before.</summary>
-    public async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
-    {
-        Compact();
-        int read = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
-        if (read == 0)
-            return false;
-        _end += read;
-        return true;
-    }
-
     /// <summary>
-    /// Blocking variant of <see cref="FillAsync"/>, for a link's own thread and the handshake.
-    /// Sockets are read with poll/recv so that .NET never registers them with its event loop.
+    /// Reads more bytes, blocking (a link's own thread, the handshake); false at end of stream.
+    /// Invalidates payloads returned before. Sockets are read with poll/recv so that .NET never
+    /// registers them with its event loop.
     /// </summary>
     public bool Fill(int timeoutMilliseconds = -1)
     {
