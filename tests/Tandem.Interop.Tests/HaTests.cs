@@ -245,14 +245,16 @@ public sealed class HaTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>A replication frame: 24-byte header, payload, CRC32C (see docs/design/replication.md).</summary>
+    /// <summary>A replication frame: 24-byte header, payload, CRC32C of payload then header (see docs/design/replication.md).</summary>
     private static byte[] Frame(byte type, byte[] payload)
     {
         byte[] frame = new byte[24 + payload.Length + 4];
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(frame, frame.Length);
         frame[4] = type;
         payload.CopyTo(frame, 24);
-        uint crc = Tandem.Storage.Checksums.Crc32C.Compute(frame.AsSpan(0, 24 + payload.Length));
+        // The check covers the payload first, then the header.
+        uint crc = Tandem.Storage.Checksums.Crc32C.Append(Tandem.Storage.Checksums.Crc32C.Seed, payload);
+        crc = Tandem.Storage.Checksums.Crc32C.Finish(Tandem.Storage.Checksums.Crc32C.Append(crc, frame.AsSpan(0, 24)));
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(24 + payload.Length), crc);
         return frame;
     }

@@ -138,10 +138,7 @@ public static class Handshake
     {
         var buffer = new FrameBuffer(FrameHeader.Overhead + payload.Length);
         buffer.Append(type, 0, 0, 0, new BytesPayload(payload));
-        if (stream is System.Net.Sockets.NetworkStream network)
-            Native.BlockingSocket.SendAll(network.Socket, buffer.Written.Span);
-        else
-            stream.Write(buffer.Written.Span);
+        buffer.SendTo(bytes => Native.BlockingSocket.SendAll(stream, bytes));
     }
 
     private static (FrameType Type, byte[] Payload) Receive(FrameReader reader, int timeoutMilliseconds)

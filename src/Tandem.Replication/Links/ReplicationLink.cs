@@ -28,6 +28,7 @@ public sealed class ReplicationLink : IAsyncDisposable
     private readonly Dictionary<ulong, PendingReply> _pending = new();
     private FrameBuffer _queued = new();
     private FrameBuffer _sending = new();
+    private readonly Action<ReadOnlySpan<byte>> _write; // cached: flushing allocates nothing
     private bool _flushing;
     private bool _corked;
     private ulong _nextRequestId;
@@ -43,6 +44,7 @@ public sealed class ReplicationLink : IAsyncDisposable
         _stream = stream;
         _reader = reader;
         _reader.EnsureCapacity(ReceiveBufferBytes);
+        _write = Write;
         _handler = handler;
         SendLock = sendLock;
         _timings = timings;
@@ -80,18 +82,27 @@ public sealed class ReplicationLink : IAsyncDisposable
     public PendingReply AppendRequestLocked<T>(FrameType type, in T payload, byte flags = 0) where T : struct, IPayload
     {
         Debug.Assert(Monitor.IsEntered(SendLock));
+        var reply = RegisterLocked(out ulong id);
+        if (id != 0)
+            _queued.Append(type, flags, id, _handler.CurrentClock, payload);
+        return reply;
+    }
+
+    /// <summary>A pending reply under a new request id, or one already answered LinkDown (id 0) when the link is down.</summary>
+    private PendingReply RegisterLocked(out ulong id)
+    {
         var reply = PendingReply.Rent();
-        ulong id = ++_nextRequestId;
+        id = ++_nextRequestId;
         lock (_pending)
         {
-            if (!IsUp)
+            if (IsUp)
             {
-                reply.Complete(new LinkReply(ReplyStatus.LinkDown));
+                _pending.Add(id, reply);
                 return reply;
             }
-            _pending.Add(id, reply);
         }
-        _queued.Append(type, flags, id, _handler.CurrentClock, payload);
+        id = 0;
+        reply.Complete(new LinkReply(ReplyStatus.LinkDown));
         return reply;
     }
 
@@ -109,6 +120,23 @@ public sealed class ReplicationLink : IAsyncDisposable
         PendingReply reply;
         lock (SendLock)
             reply = AppendRequestLocked(type, payload);
+        Flush();
+        return reply.Task;
+    }
+
+    /// <summary>
+    /// Sends a prepared frame (bulk data, checksummed by the caller) and waits for its reply. The
+    /// caller returns the frame to its pool only after an answer that is not LinkDown.
+    /// </summary>
+    public ValueTask<LinkReply> RequestAsync(PreparedFrame frame)
+    {
+        PendingReply reply;
+        lock (SendLock)
+        {
+            reply = RegisterLocked(out ulong id);
+            if (id != 0)
+                _queued.Append(frame, 0, id, _handler.CurrentClock);
+        }
         Flush();
         return reply.Task;
     }
@@ -146,7 +174,7 @@ public sealed class ReplicationLink : IAsyncDisposable
                     }
                     (_queued, _sending) = (_sending, _queued);
                 }
-                Write(_sending.Written.Span);
+                _sending.SendTo(_write);
                 _sending.Clear();
             }
         }
@@ -198,13 +226,7 @@ public sealed class ReplicationLink : IAsyncDisposable
         }
     }
 
-    private void Write(ReadOnlySpan<byte> bytes)
-    {
-        if (_stream is System.Net.Sockets.NetworkStream network)
-            Native.BlockingSocket.SendAll(network.Socket, bytes);
-        else
-            _stream.Write(bytes);
-    }
+    private void Write(ReadOnlySpan<byte> bytes) => Native.BlockingSocket.SendAll(_stream, bytes);
 
     private void ReceiveLoop()
     {

@@ -75,6 +75,15 @@ internal static unsafe partial class BlockingSocket
         }
     }
 
+    /// <summary>Writes all of <paramref name="data"/> to a link's stream: blocking send on a socket, a plain write otherwise (tests).</summary>
+    public static void SendAll(Stream stream, ReadOnlySpan<byte> data)
+    {
+        if (stream is NetworkStream network)
+            SendAll(network.Socket, data);
+        else
+            stream.Write(data);
+    }
+
     /// <summary>Sends every byte, waiting for room as needed.</summary>
     public static void SendAll(Socket socket, ReadOnlySpan<byte> data)
     {

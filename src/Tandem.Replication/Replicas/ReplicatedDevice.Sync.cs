@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
@@ -144,17 +143,16 @@ public sealed partial class ReplicatedDevice
 
         async Task CopyWindowAsync(long first, long end)
         {
-            byte[]? buffer = null;
+            // Each run of adjacent dirty extents travels as one frame, read straight into it; on a
+            // thin source, a run that holds no data travels as a deallocation instead of zeros.
+            var sends = new List<(long First, long End, ValueTask<LinkReply> Reply)>();
+            PreparedFrame? unsent = null;
             try
             {
                 long lba = first * blocksPerExtent;
                 long blocks = Math.Min((end - first) * blocksPerExtent, BlockCount - lba);
                 using (await _originLock.AcquireAsync(lba, blocks, ct).ConfigureAwait(false))
                 {
-                    buffer = ArrayPool<byte>.Shared.Rent(ExtentsPerWindow * ReplicaLimits.ExtentBytes);
-                    // Each run of adjacent dirty extents travels as one frame; on a thin source, a
-                    // run that holds no data travels as a deallocation instead of zeros.
-                    var sends = new List<(long First, long End, ValueTask<LinkReply> Reply)>();
                     for (long e = first; e < end;)
                     {
                         if (!bitmap.IsDirty(e))
@@ -174,10 +172,13 @@ public sealed partial class ReplicatedDevice
                         }
                         else
                         {
-                            var data = buffer.AsMemory((int)((e - first) * ReplicaLimits.ExtentBytes), count * BlockSize);
-                            await _local.ReadAsync(start, data, ct).ConfigureAwait(false);
-                            await rate.WaitAsync(data.Length, ct).ConfigureAwait(false);
-                            sends.Add((e, runEnd, link.RequestAsync(FrameType.SyncData, new SyncDataMessage(start, data))));
+                            unsent = SyncDataMessage.Prepare(start, count * BlockSize);
+                            await _local.ReadAsync(start, unsent.Payload[SyncDataMessage.FixedSize..], ct).ConfigureAwait(false);
+                            unsent.Seal();
+                            await rate.WaitAsync(count * BlockSize, ct).ConfigureAwait(false);
+                            var frame = unsent;
+                            unsent = null;
+                            sends.Add((e, runEnd, AnsweredAsync(frame, link.RequestAsync(frame))));
                         }
                         e = runEnd;
                     }
@@ -200,11 +201,23 @@ public sealed partial class ReplicatedDevice
             }
             finally
             {
-                if (buffer is not null)
-                    ArrayPool<byte>.Shared.Return(buffer);
+                unsent?.Return();
                 inFlight.Release();
             }
         }
+    }
+
+    /// <summary>
+    /// The reply to a prepared frame; its buffer goes back to the pool once the partner answered.
+    /// After LinkDown the frame may still be in a socket send on another thread, so it is left to
+    /// the garbage collector.
+    /// </summary>
+    private static async ValueTask<LinkReply> AnsweredAsync(PreparedFrame frame, ValueTask<LinkReply> reply)
+    {
+        var answer = await reply.ConfigureAwait(false);
+        if (answer.Status != ReplyStatus.LinkDown)
+            frame.Return();
+        return answer;
     }
 
     /// <summary>Whether a whole extent of a thin source is unallocated (reads as zeros).</summary>

@@ -1,11 +1,14 @@
 using System.Buffers.Binary;
+using Tandem.Storage.Checksums;
 
 namespace Tandem.Replication.Wire;
 
 /// <summary>
 /// The fixed header of every replication frame, big-endian:
 /// <c>u32 length | u8 type | u8 flags | u16 reserved | u64 request id | u64 sender clock</c>,
-/// followed by the payload and a CRC32C of header and payload (<see cref="TrailerSize"/> bytes).
+/// followed by the payload and a CRC32C (<see cref="TrailerSize"/> bytes) computed over the payload
+/// first and then the header. That order lets a sender checksum bulk data before the frame is
+/// queued, when its request id and clock are not known yet (see <see cref="PreparedFrame"/>).
 /// <c>length</c> counts the whole frame, header and trailer included.
 /// </summary>
 public readonly record struct FrameHeader(int Length, FrameType Type, byte Flags, ulong RequestId, long SenderClock)
@@ -18,6 +21,14 @@ public readonly record struct FrameHeader(int Length, FrameType Type, byte Flags
     public const int MaxPayload = 8 << 20;
 
     public int PayloadLength => Length - Overhead;
+
+    /// <summary>The frame check: CRC32C of the payload, continued over the header bytes.</summary>
+    public static uint Checksum(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload) =>
+        Checksum(header, Crc32C.Append(Crc32C.Seed, payload));
+
+    /// <summary>The frame check from a running CRC of the payload (<see cref="Crc32C.Append"/> from the seed).</summary>
+    public static uint Checksum(ReadOnlySpan<byte> header, uint payloadCrc) =>
+        Crc32C.Finish(Crc32C.Append(payloadCrc, header[..Size]));
 
     public void Write(Span<byte> destination)
     {

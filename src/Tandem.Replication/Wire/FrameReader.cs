@@ -42,7 +42,7 @@ public sealed class FrameReader(Stream stream, int initialBufferSize = 256 * 102
             return false;
         int crcAt = header.Length - FrameHeader.TrailerSize;
         uint expected = Crc32C.Read(at[crcAt..]);
-        if (Crc32C.Compute(at[..crcAt]) != expected)
+        if (FrameHeader.Checksum(at, at[FrameHeader.Size..crcAt]) != expected)
             throw new InvalidDataException($"Replication frame ({header.Type}, {header.Length} bytes) failed its CRC32C check.");
         payload = new ReadOnlyMemory<byte>(_buffer, _start + FrameHeader.Size, header.PayloadLength);
         _start += header.Length;

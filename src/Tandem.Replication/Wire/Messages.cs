@@ -103,6 +103,17 @@ public readonly record struct SyncDataMessage(long Lba, ReadOnlyMemory<byte> Dat
         Data.Span.CopyTo(payload[FixedSize..]);
     }
 
+    /// <summary>
+    /// A SyncData frame to fill in place: its LBA is written; the caller reads the data into
+    /// <see cref="PreparedFrame.Payload"/> from <see cref="FixedSize"/> on and seals the frame.
+    /// </summary>
+    public static PreparedFrame Prepare(long lba, int dataBytes)
+    {
+        var frame = new PreparedFrame(FrameType.SyncData, FixedSize + dataBytes);
+        BinaryPrimitives.WriteInt64BigEndian(frame.Payload.Span, lba);
+        return frame;
+    }
+
     public static bool TryRead(ReadOnlyMemory<byte> payload, out SyncDataMessage message)
     {
         message = default;

@@ -1,7 +1,7 @@
+using System.Numerics;
 using Tandem.Storage.Checksums;
-using Tandem.Iscsi.Pdu;
 
-namespace Tandem.Iscsi.Tests.Pdu;
+namespace Tandem.Storage.Tests.Checksums;
 
 /// <summary>RFC 3720 appendix B.4 CRC32C examples (the bytes as they travel, least significant first).</summary>
 public class Crc32CTests
@@ -48,5 +48,51 @@ public class Crc32CTests
     {
         byte[] data = [1, 2, 3, 4, 5];
         Assert.Equal(Crc32C.Compute([1, 2, 3, 4, 5, 0, 0, 0]), Crc32C.ComputePadded(data));
+    }
+
+    /// <summary>
+    /// The three-lane path must give what one byte at a time gives, for every length around the
+    /// lane boundaries (256 B and 4 KiB lanes, chunks of three) and at unaligned starts.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(7)]
+    public void Lanes_match_the_bytewise_definition(int offset)
+    {
+        var random = new Random(20261125 + offset);
+        byte[] data = new byte[3 * 4096 * 3 + 3 * 256 * 2 + 64 + offset];
+        random.NextBytes(data);
+        int[] lengths = [0, 1, 8, 767, 768, 769, 1536, 4095, 4096, 12287, 12288, 12289, 12288 + 768 + 5, 3 * 12288 + 2 * 768 + 64];
+        foreach (int length in lengths)
+        {
+            var slice = data.AsSpan(offset, length);
+            Assert.Equal(Bytewise(slice), Crc32C.Compute(slice));
+        }
+    }
+
+    [Fact]
+    public void One_mebibyte_in_uneven_pieces_matches_one_shot()
+    {
+        byte[] data = new byte[1 << 20];
+        new Random(7).NextBytes(data);
+        uint crc = Crc32C.Seed;
+        int at = 0;
+        foreach (int piece in new[] { 13, 12288, 100_000, 777, 1 << 19 })
+        {
+            crc = Crc32C.Append(crc, data.AsSpan(at, piece));
+            at += piece;
+        }
+        crc = Crc32C.Append(crc, data.AsSpan(at));
+        Assert.Equal(Bytewise(data), Crc32C.Finish(crc));
+    }
+
+    private static uint Bytewise(ReadOnlySpan<byte> data)
+    {
+        uint crc = Crc32C.Seed;
+        foreach (byte b in data)
+            crc = BitOperations.Crc32C(crc, b);
+        return Crc32C.Finish(crc);
     }
 }
