@@ -1,4 +1,5 @@
 using Tandem.Storage.Checksums;
+using Tandem.Storage.Threading;
 using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 using System.Net.Sockets;
@@ -41,6 +42,7 @@ internal sealed class PduSender
     // Synchronous continuations: the thread that completes a task runs the send loop itself when
     // it is idle, instead of waking another worker for it (one thread hop less per response).
     private readonly Channel<Outbound> _queue = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
+    private readonly BurstGate _burstGate = new();
     private readonly byte[] _arena = GC.AllocateUninitializedArray<byte>(ArenaSize, pinned: true);
     private readonly List<ArraySegment<byte>> _segments = new(MaxSegments);
     private readonly List<ScsiTask> _sentTasks = [];
@@ -91,6 +93,11 @@ internal sealed class PduSender
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
+                // Woken inline by a thread that completes a burst of commands (a replication link
+                // finishing the writes a partner acknowledged): wait for the burst to end, so that
+                // its responses leave in one send instead of one each.
+                if (_burstGate.TryPark())
+                    await _burstGate.WaitAsync().ConfigureAwait(false);
                 while (reader.TryRead(out Outbound item))
                 {
                     await AppendAsync(item).ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Tandem.Replication.Wire;
+using Tandem.Storage.Threading;
 
 namespace Tandem.Replication.Links;
 
@@ -70,8 +71,8 @@ public sealed class ReplicationLink : IAsyncDisposable
     public void Start()
     {
         _lastReceivedTicks = Stopwatch.GetTimestamp();
-        new Thread(ReceiveLoop) { IsBackground = true, Name = $"tandem-replica-{PeerId}-rx" }.Start();
-        new Thread(SenderLoop) { IsBackground = true, Name = $"tandem-replica-{PeerId}-tx" }.Start();
+        new Thread(ReceiveLoop) { IsBackground = true, Name = $"tandem-rx-{PeerId}" }.Start();
+        new Thread(SenderLoop) { IsBackground = true, Name = $"tandem-tx-{PeerId}" }.Start();
         _heartbeatLoop = Task.Run(HeartbeatLoopAsync);
     }
 
@@ -238,6 +239,9 @@ public sealed class ReplicationLink : IAsyncDisposable
                 Volatile.Write(ref _lastReceivedTicks, Stopwatch.GetTimestamp());
                 lock (SendLock)
                     _corked = true;
+                // Replies complete writes inline on this thread, one after another: as a burst,
+                // the iSCSI responses they produce leave together when the batch is done.
+                CompletionBurst.Begin();
                 try
                 {
                     while (_reader.TryRead(out var header, out var payload))
@@ -252,13 +256,17 @@ public sealed class ReplicationLink : IAsyncDisposable
                             // contended range lock) is waited for here: this thread is the link's own.
                             ValueTask handled = _handler.HandleRequestAsync(this, header, payload);
                             if (!handled.IsCompletedSuccessfully)
+                            {
+                                CompletionBurst.Flush(); // nothing parked waits on this thread's block
                                 handled.AsTask().GetAwaiter().GetResult();
+                            }
                         }
                         _handler.ObservePeerClock(PeerId, header.SenderClock);
                     }
                 }
                 finally
                 {
+                    CompletionBurst.End();
                     lock (SendLock)
                         _corked = false;
                     Flush();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Tandem.Replication.Links;
 using Tandem.Replication.Ordering;
@@ -110,6 +111,7 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
     public long BlockCount => _local.BlockCount;
     public bool IsThinProvisioned => _local.IsThinProvisioned;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         EnsureServing();
@@ -124,6 +126,7 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags = WriteFlags.None, CancellationToken cancellationToken = default)
     {
         EnsureServing();
@@ -215,6 +218,7 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
     /// <summary>A write or unmap accepted from an initiator on this node.</summary>
     private readonly record struct Mutation(long Lba, long BlockCount, ReadOnlyMemory<byte> Data, WriteFlags Flags, bool Unmap);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReplicateAsync(Mutation m, bool originHeld, CancellationToken ct)
     {
         // A write inside LockRangeAsync already holds the range's origin lock on every node.
@@ -230,6 +234,7 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReplicateJournaledAsync(Mutation m, CancellationToken ct)
     {
         PeerRequests requests = default;
@@ -270,6 +275,7 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
     /// recorded as lost (durably) before the command completes: the initiator then knows its
     /// write is on every copy that still counts.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask CompleteAsync(PeerRequests requests, long lba, long blockCount)
     {
         for (int i = 0; i < requests.Count; i++)
