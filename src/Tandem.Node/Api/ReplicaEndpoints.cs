@@ -93,6 +93,12 @@ internal static class ReplicaEndpoints
             var device = await node.Devices.CreatePartnerDeviceAsync(body, request.HttpContext.RequestAborted);
             return Results.Json(ApiMapper.ToDto(device, 0), ApiJson.Options, statusCode: StatusCodes.Status201Created);
         });
+
+        api.MapDelete("/api/v1/replication/partner-devices/{name}/members/{nodeId:int}", async (string name, int nodeId, HttpRequest request, TandemNode node) =>
+        {
+            var device = await node.Devices.ForgetMemberAsync(name, nodeId, request.HttpContext.RequestAborted);
+            return Results.Json(View(device), ApiJson.Options);
+        });
     }
 
     private static ReplicaSetDto View(ManagedDevice device) =>

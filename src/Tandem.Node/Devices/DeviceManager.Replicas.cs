@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
 using Tandem.Node.Api.Models;
 using Tandem.Node.Config;
@@ -227,8 +228,7 @@ public sealed partial class DeviceManager
                     throw;
                 }
 
-                DeviceHeaderFile.UpdateReplication(device.HeaderPath!, ours);
-                var reopened = await ReopenAsync(device);
+                var reopened = await ReopenAsync(device, whileClosed: () => DeviceHeaderFile.UpdateReplication(device.HeaderPath!, ours));
                 _log.LogInformation("Device {Device} is now an HA device with {Partners} ({Init})", device.Name,
                     string.Join(", ", plan.Partners), plan.Init);
                 return reopened;
@@ -266,24 +266,35 @@ public sealed partial class DeviceManager
             }, identity, replication);
         }, ct);
 
-    /// <summary>DELETE /api/v1/devices/{name}/replicas?partner=: stops mirroring on one partner.</summary>
+    /// <summary>
+    /// DELETE /api/v1/devices/{name}/replicas?partner=: stops mirroring on one partner. Every other
+    /// remaining member (a three-way device) drops it as well, and the removed partner removes its
+    /// device (its image file is kept).
+    /// </summary>
     public Task<ManagedDevice> RemoveReplicaAsync(string name, string partner, CancellationToken ct = default) =>
         Exclusive(async () =>
         {
             var device = GetDevice(name);
-            if (device.Device is not ReplicatedDevice replicated)
-                throw new TandemException(ErrorCodes.NotFound, $"Device '{device.Name}' has no replicas.");
-            var header = replicated.Header;
+            var header = ReplicatedHeader(device);
             var member = header.Nodes.FirstOrDefault(n => n.NodeId != header.LocalNodeId &&
                 (string.Equals(n.Api, partner.Trim(), StringComparison.OrdinalIgnoreCase) || n.NodeId.ToString() == partner.Trim()))
                 ?? throw TandemException.NotFound($"Partner '{Names.Printable(partner)}' of device '{device.Name}'");
-            var remaining = header.Nodes.Where(n => n.NodeId != member.NodeId).ToArray();
-            var next = remaining.Length < 2 ? null : header with { Nodes = remaining };
-            DeviceHeaderFile.UpdateReplication(device.HeaderPath!, next);
-            var reopened = await ReopenAsync(device);
+            var reopened = await DropMemberAsync(device, member);
 
-            // The partner's copy stops being an HA device too; its image is kept.
             var cluster = Cluster!;
+            foreach (var other in header.Nodes.Where(n => n.NodeId != header.LocalNodeId && n.NodeId != member.NodeId))
+            {
+                using var client = new PartnerClient(other.Api, PartnerClient.ClusterUser, cluster.SecretBase64);
+                try
+                {
+                    await client.ForgetMemberAsync(device.Name, member.NodeId, ct);
+                }
+                catch (TandemException e)
+                {
+                    _log.LogWarning("Device {Device}: partner {Partner} could not be told to stop mirroring to {Removed}: {Error}",
+                        device.Name, other.Api, member.Api, e.Message);
+                }
+            }
             using (var client = new PartnerClient(member.Api, PartnerClient.ClusterUser, cluster.SecretBase64))
             {
                 try
@@ -299,15 +310,61 @@ public sealed partial class DeviceManager
             return reopened;
         }, ct);
 
-    /// <summary>Closes a device and opens it again from its header (after its replication changed).</summary>
-    private async Task<ManagedDevice> ReopenAsync(ManagedDevice device)
+    /// <summary>
+    /// DELETE /api/v1/replication/partner-devices/{name}/members/{nodeId}: node to node, during
+    /// <c>replica remove</c> on another member: this node's copy stops mirroring to that node.
+    /// </summary>
+    public Task<ManagedDevice> ForgetMemberAsync(string name, int nodeId, CancellationToken ct = default) =>
+        Exclusive(async () =>
+        {
+            var device = GetDevice(name);
+            var header = ReplicatedHeader(device);
+            var member = header.Nodes.FirstOrDefault(n => n.NodeId == nodeId && n.NodeId != header.LocalNodeId)
+                ?? throw TandemException.NotFound($"Replica {nodeId} of device '{device.Name}'");
+            return await DropMemberAsync(device, member);
+        }, ct);
+
+    private static ReplicationHeader ReplicatedHeader(ManagedDevice device) =>
+        (device.Device as ReplicatedDevice)?.Header
+        ?? throw new TandemException(ErrorCodes.NotFound, $"Device '{device.Name}' has no replicas.");
+
+    /// <summary>Reopens the device without <paramref name="member"/> in its replica set (a plain device when one node is left).</summary>
+    private async Task<ManagedDevice> DropMemberAsync(ManagedDevice device, ReplicaNodeHeader member)
+    {
+        var replicated = (ReplicatedDevice)device.Device!;
+        var reopened = await ReopenAsync(device, whileClosed: () =>
+        {
+            // The header as the closed device last saved it (closing records its final state).
+            var final = replicated.Header;
+            var remaining = final.Nodes.Where(n => n.NodeId != member.NodeId).ToArray();
+            DeviceHeaderFile.UpdateReplication(device.HeaderPath!, remaining.Length < 2 ? null : final with { Nodes = remaining });
+        });
+        _log.LogInformation("Device {Device}: no longer mirrored to replica {Member} ({Api})", device.Name, member.NodeId, member.Api);
+        return reopened;
+    }
+
+    /// <summary>
+    /// Closes a device and opens it again from its header (after its replication changed);
+    /// <paramref name="whileClosed"/> edits the header when nothing else can write it.
+    /// </summary>
+    private async Task<ManagedDevice> ReopenAsync(ManagedDevice device, Action? whileClosed = null)
     {
         await UnpublishAsync(device);
         await CloseDeviceAsync(device);
+        ExceptionDispatchInfo? failure = null;
+        try
+        {
+            whileClosed?.Invoke();
+        }
+        catch (Exception e)
+        {
+            failure = ExceptionDispatchInfo.Capture(e); // the device still comes back, as it was
+        }
         var reopened = await OpenAsync(device.Config);
         _devices = _devices.SetItem(reopened.Name, reopened);
         if (reopened.Target is not null)
             Catalog.Add(reopened.Target);
+        failure?.Throw();
         return reopened;
     }
 

@@ -44,6 +44,9 @@ internal sealed class PartnerClient : IDisposable
     public Task RemoveDeviceAsync(string name, bool deleteImage, CancellationToken ct) =>
         SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/devices/{Uri.EscapeDataString(name)}?deleteImage={(deleteImage ? "true" : "false")}", null, ct);
 
+    public Task ForgetMemberAsync(string name, int nodeId, CancellationToken ct) =>
+        SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/replication/partner-devices/{Uri.EscapeDataString(name)}/members/{nodeId}", null, ct);
+
     private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(method, path);

@@ -24,6 +24,7 @@ public class OpenApiTests
             "/api/v1/targets/{name}", "/api/v1/targets/{name}/acl", "/api/v1/targets/{name}/chap",
             "/api/v1/devices/{name}/replicas", "/api/v1/devices/{name}/sync", "/api/v1/devices/{name}/mark-synchronized",
             "/api/v1/devices/{name}/verify", "/api/v1/cluster/join", "/api/v1/replication/partner-devices",
+            "/api/v1/replication/partner-devices/{name}/members/{nodeId}",
         ];
         Assert.Equal(expected.Order(), paths);
     }
