@@ -120,7 +120,7 @@ public sealed class HaFailoverTests(ITestOutputHelper output)
     }
 
     /// <summary>REPORT TARGET PORT GROUPS: (group id, asymmetric access state) per group.</summary>
-    private static async Task<(int Group, int State)[]> ReportGroupsAsync(RawInitiator session)
+    internal static async Task<(int Group, int State)[]> ReportGroupsAsync(RawInitiator session)
     {
         byte[] cdb = [0xA3, 0x0A, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0];
         var result = await RetryOnUnitAttentionAsync(() => session.ExecuteAsync(cdb, dataInLength: 1024));
@@ -135,7 +135,7 @@ public sealed class HaFailoverTests(ITestOutputHelper output)
         return [.. groups];
     }
 
-    private static async Task<ScsiResult> RetryOnUnitAttentionAsync(Func<Task<ScsiResult>> command)
+    internal static async Task<ScsiResult> RetryOnUnitAttentionAsync(Func<Task<ScsiResult>> command)
     {
         for (int attempt = 0; ; attempt++)
         {

@@ -101,6 +101,16 @@ public sealed class HaTests(ITestOutputHelper output)
 
             var verify = await a.PostJsonAsync("api/v1/devices/ha-cu/verify", null);
             Assert.True(verify.GetProperty("identical").GetBoolean(), verify.ToString());
+
+            // replica remove: A keeps serving the device, now plain; B's device is gone, its image kept.
+            var remove = await ExternalTool.RunAsync("dotnet", [TandemNode.TandemDll, "replica", "remove", "ha-cu", "--partner", b.ApiEndPoint,
+                "--server", a.ApiEndPoint, "--password", TandemNode.AdminPassword], TimeSpan.FromMinutes(1));
+            Assert.True(remove.ExitCode == 0, remove.ToString());
+            Assert.Equal("not-replicated", (await a.GetJsonAsync("api/v1/devices/ha-cu/replicas")).GetProperty("state").GetString());
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, (await b.Api.GetAsync("api/v1/devices/ha-cu")).StatusCode);
+            Assert.Single(Directory.GetFiles(b.DataDirectory, "ha-cu.img", SearchOption.AllDirectories));
+            var write = await ExternalTool.RunAsync("qemu-img", ["bench", "-f", "raw", "-w", "-c", "200", "-d", "4", "-s", "4096", "--pattern=9", pathA], TimeSpan.FromMinutes(1));
+            Assert.True(write.ExitCode == 0, write.ToString());
         }
     }
 
@@ -121,6 +131,26 @@ public sealed class HaTests(ITestOutputHelper output)
             Assert.True(summary.Failed == 0, $"{summary}\n\nlogs:\n{string.Join("\n", nodes.Select(n => n.Log))}");
             var verify = await nodes[0].PostJsonAsync("api/v1/devices/ha-cu3/verify", null);
             Assert.True(verify.GetProperty("identical").GetBoolean(), verify.ToString());
+
+            // replica remove on a three-way device: every remaining member drops the removed node.
+            var remove = await ExternalTool.RunAsync("dotnet", [TandemNode.TandemDll, "replica", "remove", "ha-cu3", "--partner", nodes[2].ApiEndPoint,
+                "--server", nodes[0].ApiEndPoint, "--password", TandemNode.AdminPassword], TimeSpan.FromMinutes(1));
+            Assert.True(remove.ExitCode == 0, remove.ToString());
+            foreach (var remaining in nodes.Take(2))
+            {
+                var set = await remaining.GetJsonAsync("api/v1/devices/ha-cu3/replicas");
+                Assert.True(set.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("nodeId").GetInt32()).SequenceEqual([1, 2]),
+                    $"{set}\n{remaining.Log}");
+            }
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, (await nodes[2].Api.GetAsync("api/v1/devices/ha-cu3")).StatusCode); // its image is kept
+            Assert.Single(Directory.GetFiles(nodes[2].DataDirectory, "ha-cu3.img", SearchOption.AllDirectories));
+            await WaitSynchronizedAsync(nodes[0], nodes[1], "ha-cu3", 30);
+            var write = await ExternalTool.RunAsync("qemu-img", ["bench", "-f", "raw", "-w", "-c", "200", "-d", "4", "-s", "4096", "--pattern=9",
+                nodes[1].LunUrl(target)], TimeSpan.FromMinutes(1));
+            Assert.True(write.ExitCode == 0, write.ToString());
+            verify = await nodes[0].PostJsonAsync("api/v1/devices/ha-cu3/verify", null);
+            Assert.True(verify.GetProperty("identical").GetBoolean(), verify.ToString());
+            Assert.Equal([1, 2], verify.GetProperty("comparedNodes").EnumerateArray().Select(n => n.GetInt32()));
         }
         finally
         {

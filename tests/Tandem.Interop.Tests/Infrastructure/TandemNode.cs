@@ -8,8 +8,9 @@ using System.Text.Json;
 namespace Tandem.Interop.Tests.Infrastructure;
 
 /// <summary>
-/// A real `tandem serve` process on loopback with its own data directory, driven through its
-/// management API. Killed (and its data directory removed by the owning test) when disposed.
+/// A real `tandem serve` process with its own data directory, driven through its management API:
+/// on loopback by default, or wherever <see cref="NodeEndpoints"/> say (e.g. inside a network
+/// namespace of the lab). Killed (and its data directory removed by the owning test) when disposed.
 /// </summary>
 public sealed class TandemNode : IAsyncDisposable
 {
@@ -19,29 +20,38 @@ public sealed class TandemNode : IAsyncDisposable
     private Process? _process;
 
     public TandemNode(string dataDirectory, IReadOnlyList<IPAddress>? portalAddresses = null, string nodeName = "interop")
+        : this(dataDirectory, NodeEndpoints.OnLoopback(portalAddresses ?? [IPAddress.Loopback]), nodeName)
+    {
+    }
+
+    public TandemNode(string dataDirectory, NodeEndpoints endpoints, string nodeName)
     {
         DataDirectory = dataDirectory;
         NodeName = nodeName;
-        PortalAddresses = portalAddresses ?? [IPAddress.Loopback];
-        IscsiPort = FreePort.OnAll([.. PortalAddresses]);
-        ReplicationPort = FreePort.On(PortalAddresses[0]);
-        ApiPort = FreePort.On(IPAddress.Loopback);
-        Api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ApiPort}/"), Timeout = TimeSpan.FromMinutes(2) };
+        Endpoints = endpoints;
+        // No proxy, ever: lab nodes listen on 198.18.0.0/15 addresses, which a proxy taken from
+        // the environment would be asked for (and traffic must never leave the machine).
+        Api = new HttpClient(new SocketsHttpHandler { UseProxy = false })
+        {
+            BaseAddress = new Uri($"http://{endpoints.Api}/"),
+            Timeout = TimeSpan.FromMinutes(2),
+        };
         Api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
             "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + AdminPassword)));
     }
 
     public string DataDirectory { get; }
     public string NodeName { get; }
-    public IReadOnlyList<IPAddress> PortalAddresses { get; }
-    public int IscsiPort { get; }
-    public int ApiPort { get; }
+    public NodeEndpoints Endpoints { get; }
+    public IReadOnlyList<IPAddress> PortalAddresses => Endpoints.PortalAddresses;
+    public int IscsiPort => Endpoints.IscsiPort;
+    public int ApiPort => Endpoints.Api.Port;
 
-    /// <summary>Replication port, on the first portal address.</summary>
-    public int ReplicationPort { get; }
+    /// <summary>Replication port (on the first portal address unless the endpoints say otherwise).</summary>
+    public int ReplicationPort => Endpoints.Replication.Port;
     public HttpClient Api { get; }
     public string Portal => $"{PortalAddresses[0]}:{IscsiPort}";
-    public string ApiEndPoint => $"127.0.0.1:{ApiPort}";
+    public string ApiEndPoint => Endpoints.Api.ToString();
     public string Log { get { lock (_log) return _log.ToString(); } }
 
     /// <summary>Path of the built `tandem` assembly (copied beside the tests by the project reference).</summary>
@@ -54,17 +64,27 @@ public sealed class TandemNode : IAsyncDisposable
         return node;
     }
 
+    public static async Task<TandemNode> StartAsync(string dataDirectory, NodeEndpoints endpoints, string nodeName)
+    {
+        var node = new TandemNode(dataDirectory, endpoints, nodeName);
+        await node.StartAsync();
+        return node;
+    }
+
     public async Task StartAsync()
     {
         if (_process is { HasExited: false })
             throw new InvalidOperationException("node already running");
 
-        var info = new ProcessStartInfo("dotnet")
+        string[] command = [.. Endpoints.Launcher, "dotnet"];
+        var info = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var argument in command.Skip(1))
+            info.ArgumentList.Add(argument);
         info.ArgumentList.Add(TandemDll);
         info.ArgumentList.Add("serve");
         info.ArgumentList.Add("--data-dir");
@@ -77,7 +97,7 @@ public sealed class TandemNode : IAsyncDisposable
         info.ArgumentList.Add("--api");
         info.ArgumentList.Add(ApiEndPoint);
         info.ArgumentList.Add("--replication");
-        info.ArgumentList.Add($"{PortalAddresses[0]}:{ReplicationPort}");
+        info.ArgumentList.Add(Endpoints.Replication.ToString());
         info.ArgumentList.Add("--admin-password");
         info.ArgumentList.Add(AdminPassword);
         info.ArgumentList.Add("--node-name");
