@@ -59,6 +59,9 @@ public sealed class ReplicationLink : IAsyncDisposable
 
     public bool IsUp => Volatile.Read(ref _down) == 0;
 
+    /// <summary>How long the peer has sent nothing on this link (heartbeats arrive every <see cref="LinkTimings.HeartbeatInterval"/>).</summary>
+    public TimeSpan Silence => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastReceivedTicks));
+
     /// <summary>Completes when the link is down and its receive thread has ended.</summary>
     public Task Completion => _received.Task;
 

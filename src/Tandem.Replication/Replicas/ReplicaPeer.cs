@@ -37,6 +37,9 @@ public sealed class ReplicaPeer
     /// <summary>Both copies were changed independently; nothing is synchronized until the administrator decides.</summary>
     public bool SplitBrain { get; internal set; }
 
+    /// <summary>The generation of this partner for which a partial partition was reported (reported once).</summary>
+    internal string? PartitionReported { get; set; }
+
     /// <summary>Extents it is missing, relative to <see cref="BitmapGeneration"/>.</summary>
     public DirtyBitmap Bitmap { get; }
 

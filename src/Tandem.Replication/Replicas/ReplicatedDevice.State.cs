@@ -127,6 +127,7 @@ public sealed partial class ReplicatedDevice
     private void OnPeerStatus(ReplicaPeer peer, StatusMessage theirs)
     {
         bool startSync = false, full = false, changed = false;
+        ReplicaPeer? adopt = null;
         lock (_stateLock)
         {
             peer.Announced = theirs;
@@ -163,9 +164,33 @@ public sealed partial class ReplicatedDevice
                 {
                     changed = PairSynchronized(peer);
                 }
+                else if (weAreNewer && peer.ReceivesWrites)
+                {
+                    // We moved on by losing another node, but this partner kept receiving every
+                    // write of ours: it holds our data and only has not recorded that loss (yet).
+                }
                 else if (weAreNewer)
                 {
                     (startSync, full) = (true, peer.BitmapGeneration != theirs.Generation);
+                }
+                else if (LostByStepFrom(header.Generation, theirs.Generation, peer.Id) is { } other)
+                {
+                    // They moved on by losing another node, in one step from our generation: they
+                    // never lost us, so we hold every write of theirs and are not behind.
+                    if (other.RecordedState == ReplicaState.Synchronized &&
+                        (other.Link is not { IsUp: true } link || link.Silence > _options.Timings.HeartbeatInterval * 4))
+                    {
+                        adopt = other; // that node is silent for us too: record its loss as well (same generation)
+                    }
+                    else if (peer.PartitionReported != theirs.Generation)
+                    {
+                        peer.PartitionReported = theirs.Generation;
+                        _log.LogError(
+                            "{Device}: PARTIAL PARTITION: replica {Peer} lost replica {Other}, which this node still reaches. This node keeps both " +
+                            "and their data; nothing is synchronized automatically between {Peer} and {Other} until a failover strategy decides or you run " +
+                            "'tandem device mark-synchronized {Device}' on the node whose data should win.",
+                            _options.DeviceName, peer.Id, other.Id, peer.Id, other.Id, _options.DeviceName);
+                    }
                 }
                 else if (theyAreNewer)
                 {
@@ -205,6 +230,15 @@ public sealed partial class ReplicatedDevice
                     _options.DeviceName, peer.Id, _options.DeviceName);
             }
         }
+        if (adopt is not null)
+        {
+            _log.LogWarning("{Device}: replica {Peer} lost replica {Other}, which is silent for this node too: recording its loss here as well",
+                _options.DeviceName, peer.Id, adopt.Id);
+            adopt.Link?.Fail(new TimeoutException($"Replica {peer.Id} lost replica {adopt.Id}, which is silent here too."));
+            _ = RecordLossAsync(adopt, adopt.Link);
+            OnPeerStatus(peer, theirs); // now at their generation
+            return;
+        }
         // Its status may change what we report for its port group even when ours did not change.
         RaiseStateChanged();
         if (changed)
@@ -216,6 +250,20 @@ public sealed partial class ReplicatedDevice
                 peer.Bitmap.MarkExtent(extent);
             StartSync(peer, full || theirs.SuspectsUnknown);
         }
+    }
+
+    /// <summary>
+    /// The partner other than <paramref name="announcerId"/> whose loss turns <paramref name="ours"/>
+    /// into <paramref name="theirs"/> in one step (<see cref="Generation.AfterLosing"/>), if any.
+    /// </summary>
+    private ReplicaPeer? LostByStepFrom(string ours, string theirs, int announcerId)
+    {
+        foreach (var other in _peers)
+        {
+            if (other.Id != announcerId && Generation.AfterLosing(ours, other.Id) == theirs)
+                return other;
+        }
+        return null;
     }
 
     private static bool HasSuspects(JournalFindings? findings) => findings is { IsUnknown: true } or { Extents.Count: > 0 };
