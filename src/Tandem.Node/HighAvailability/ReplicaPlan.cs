@@ -45,20 +45,36 @@ internal sealed record ReplicaPlan(
             throw TandemException.Invalid($"Priority {priority} is not 1-255.");
         var sync = Channels(request.SyncChannels, "sync channel");
         var heartbeat = Channels(request.HeartbeatChannels, "heartbeat channel");
+        CheckPlacement(partners, sync, "--sync-channel");
+        CheckPlacement(partners, heartbeat, "--heartbeat-channel");
         return new ReplicaPlan(partners, string.IsNullOrEmpty(request.PartnerUser) ? AdminSecret.UserName : request.PartnerUser,
             request.PartnerPassword, request.PartnerLocation, sync, heartbeat, init, optimized, priority);
     }
 
     /// <summary>
-    /// The channels of one partner: those given whose host is the partner's, else what it
-    /// advertises (an advertised wildcard address becomes the partner's API host).
+    /// The channels of one partner, else what it advertises (an advertised wildcard address
+    /// becomes the partner's API host). With one partner every channel given is its own. With
+    /// two, a channel on a partner's API host is that partner's; the others (a separate
+    /// synchronization network) go, in the order given, to the partners that have none on their
+    /// API host, in <c>--partner</c> order.
     /// </summary>
     public IReadOnlyList<string> ChannelsFor(string partner, IReadOnlyList<string> given, IReadOnlyList<string> advertised)
     {
         TrySplit(partner, out string host, out _);
-        var mine = given.Where(c => TrySplit(c, out string h, out _) && string.Equals(h, host, StringComparison.OrdinalIgnoreCase)).ToList();
-        if (given.Count > 0 && Partners.Count == 1)
+        List<string> mine;
+        if (Partners.Count == 1)
+        {
             mine = [.. given];
+        }
+        else
+        {
+            mine = given.Where(c => HostOf(c) == HostOf(partner)).ToList();
+            var unplaced = given.Where(c => !Partners.Any(p => HostOf(p) == HostOf(c))).ToList();
+            var waiting = Partners.Where(p => !given.Any(c => HostOf(c) == HostOf(p))).ToList();
+            int index = waiting.FindIndex(p => string.Equals(p, partner, StringComparison.OrdinalIgnoreCase));
+            if (mine.Count == 0 && index >= 0 && unplaced.Count == waiting.Count)
+                mine = [unplaced[index]];
+        }
         var channels = mine.Count > 0 ? mine : advertised.ToList();
         return channels.Select(c =>
         {
@@ -69,6 +85,25 @@ internal sealed record ReplicaPlan(
                 h = host;
             return IPAddress.TryParse(h.Trim('[', ']'), out var ip) ? new IPEndPoint(ip, port).ToString() : $"{h}:{port}";
         }).ToArray();
+    }
+
+    /// <summary>With two partners, every channel must be attributable to one of them (see <see cref="ChannelsFor"/>).</summary>
+    private static void CheckPlacement(IReadOnlyList<string> partners, IReadOnlyList<string> channels, string option)
+    {
+        if (partners.Count < 2)
+            return;
+        var unplaced = channels.Where(c => !partners.Any(p => HostOf(p) == HostOf(c))).ToList();
+        int waiting = partners.Count(p => !channels.Any(c => HostOf(c) == HostOf(p)));
+        if (unplaced.Count > 0 && unplaced.Count != waiting)
+            throw TandemException.Invalid(
+                $"Cannot tell which partner {option} {Names.Printable(unplaced[0])} belongs to: give one {option} per partner, in --partner order " +
+                "(or addresses on the partners' API hosts).");
+    }
+
+    private static string HostOf(string endpoint)
+    {
+        TrySplit(endpoint, out string host, out _);
+        return host.Trim('[', ']').ToLowerInvariant();
     }
 
     private static IReadOnlyList<string> Channels(IReadOnlyList<string>? channels, string what)
