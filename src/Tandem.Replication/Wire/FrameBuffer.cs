@@ -1,3 +1,5 @@
+using Tandem.Storage.Checksums;
+
 namespace Tandem.Replication.Wire;
 
 /// <summary>
@@ -27,7 +29,7 @@ public sealed class FrameBuffer(int initialSize = 256 * 1024)
         new FrameHeader(length, type, flags, requestId, senderClock).Write(frame);
         Span<byte> body = frame.Slice(FrameHeader.Size, payloadSize);
         payload.Write(body);
-        Storage.Checksums.Crc32C.Write(frame[(length - FrameHeader.TrailerSize)..], FrameHeader.Checksum(frame, body));
+        Crc32C.Write(frame[(length - FrameHeader.TrailerSize)..], FrameHeader.Checksum(frame, body));
         _ownLength += length;
         Length += length;
     }
