@@ -103,14 +103,11 @@ public sealed class HaTests(ITestOutputHelper output)
             Assert.True(verify.GetProperty("identical").GetBoolean(), verify.ToString());
 
             // replica remove: A keeps serving the device, now plain; B's device is gone, its image kept.
-            var remove = await ExternalTool.RunAsync("dotnet", [TandemNode.TandemDll, "replica", "remove", "ha-cu", "--partner", b.ApiEndPoint,
-                "--server", a.ApiEndPoint, "--password", TandemNode.AdminPassword], TimeSpan.FromMinutes(1));
-            Assert.True(remove.ExitCode == 0, remove.ToString());
+            await RemoveReplicaAsync(a, "ha-cu", b);
             Assert.Equal("not-replicated", (await a.GetJsonAsync("api/v1/devices/ha-cu/replicas")).GetProperty("state").GetString());
             Assert.Equal(System.Net.HttpStatusCode.NotFound, (await b.Api.GetAsync("api/v1/devices/ha-cu")).StatusCode);
             Assert.Single(Directory.GetFiles(b.DataDirectory, "ha-cu.img", SearchOption.AllDirectories));
-            var write = await ExternalTool.RunAsync("qemu-img", ["bench", "-f", "raw", "-w", "-c", "200", "-d", "4", "-s", "4096", "--pattern=9", pathA], TimeSpan.FromMinutes(1));
-            Assert.True(write.ExitCode == 0, write.ToString());
+            await WriteSomeAsync(pathA);
         }
     }
 
@@ -133,9 +130,7 @@ public sealed class HaTests(ITestOutputHelper output)
             Assert.True(verify.GetProperty("identical").GetBoolean(), verify.ToString());
 
             // replica remove on a three-way device: every remaining member drops the removed node.
-            var remove = await ExternalTool.RunAsync("dotnet", [TandemNode.TandemDll, "replica", "remove", "ha-cu3", "--partner", nodes[2].ApiEndPoint,
-                "--server", nodes[0].ApiEndPoint, "--password", TandemNode.AdminPassword], TimeSpan.FromMinutes(1));
-            Assert.True(remove.ExitCode == 0, remove.ToString());
+            await RemoveReplicaAsync(nodes[0], "ha-cu3", nodes[2]);
             foreach (var remaining in nodes.Take(2))
             {
                 var set = await remaining.GetJsonAsync("api/v1/devices/ha-cu3/replicas");
@@ -145,9 +140,7 @@ public sealed class HaTests(ITestOutputHelper output)
             Assert.Equal(System.Net.HttpStatusCode.NotFound, (await nodes[2].Api.GetAsync("api/v1/devices/ha-cu3")).StatusCode); // its image is kept
             Assert.Single(Directory.GetFiles(nodes[2].DataDirectory, "ha-cu3.img", SearchOption.AllDirectories));
             await WaitSynchronizedAsync(nodes[0], nodes[1], "ha-cu3", 30);
-            var write = await ExternalTool.RunAsync("qemu-img", ["bench", "-f", "raw", "-w", "-c", "200", "-d", "4", "-s", "4096", "--pattern=9",
-                nodes[1].LunUrl(target)], TimeSpan.FromMinutes(1));
-            Assert.True(write.ExitCode == 0, write.ToString());
+            await WriteSomeAsync(nodes[1].LunUrl(target));
             verify = await nodes[0].PostJsonAsync("api/v1/devices/ha-cu3/verify", null);
             Assert.True(verify.GetProperty("identical").GetBoolean(), verify.ToString());
             Assert.Equal([1, 2], verify.GetProperty("comparedNodes").EnumerateArray().Select(n => n.GetInt32()));
@@ -157,6 +150,22 @@ public sealed class HaTests(ITestOutputHelper output)
             foreach (var node in nodes)
                 await node.DisposeAsync();
         }
+    }
+
+    /// <summary><c>tandem replica remove</c> of <paramref name="partner"/>, run against <paramref name="server"/>.</summary>
+    private static async Task RemoveReplicaAsync(TandemNode server, string device, TandemNode partner)
+    {
+        var remove = await ExternalTool.RunAsync("dotnet", [TandemNode.TandemDll, "replica", "remove", device, "--partner", partner.ApiEndPoint,
+            "--server", server.ApiEndPoint, "--password", TandemNode.AdminPassword], TimeSpan.FromMinutes(1));
+        Assert.True(remove.ExitCode == 0, remove.ToString());
+    }
+
+    /// <summary>200 writes of 4 KiB through one path (qemu-img bench).</summary>
+    private static async Task WriteSomeAsync(string lunUrl)
+    {
+        var write = await ExternalTool.RunAsync("qemu-img", ["bench", "-f", "raw", "-w", "-c", "200", "-d", "4", "-s", "4096", "--pattern=9", lunUrl],
+            TimeSpan.FromMinutes(1));
+        Assert.True(write.ExitCode == 0, write.ToString());
     }
 
     [Fact]

@@ -281,31 +281,9 @@ public sealed partial class DeviceManager
                 ?? throw TandemException.NotFound($"Partner '{Names.Printable(partner)}' of device '{device.Name}'");
             var reopened = await DropMemberAsync(device, member);
 
-            var cluster = Cluster!;
             foreach (var other in header.Nodes.Where(n => n.NodeId != header.LocalNodeId && n.NodeId != member.NodeId))
-            {
-                using var client = new PartnerClient(other.Api, PartnerClient.ClusterUser, cluster.SecretBase64);
-                try
-                {
-                    await client.ForgetMemberAsync(device.Name, member.NodeId, ct);
-                }
-                catch (TandemException e)
-                {
-                    _log.LogWarning("Device {Device}: partner {Partner} could not be told to stop mirroring to {Removed}: {Error}",
-                        device.Name, other.Api, member.Api, e.Message);
-                }
-            }
-            using (var client = new PartnerClient(member.Api, PartnerClient.ClusterUser, cluster.SecretBase64))
-            {
-                try
-                {
-                    await client.RemoveDeviceAsync(device.Name, deleteImage: false, ct);
-                }
-                catch (TandemException e)
-                {
-                    _log.LogWarning("Device {Device}: partner {Partner} could not be told to drop its copy: {Error}", device.Name, member.Api, e.Message);
-                }
-            }
+                await TellPartnerAsync(device, other.Api, $"stop mirroring to {member.Api}", c => c.ForgetMemberAsync(device.Name, member.NodeId, ct));
+            await TellPartnerAsync(device, member.Api, "drop its copy", c => c.RemoveDeviceAsync(device.Name, deleteImage: false, ct));
             _log.LogInformation("Device {Device}: replica {Partner} removed", device.Name, member.Api);
             return reopened;
         }, ct);
@@ -323,6 +301,23 @@ public sealed partial class DeviceManager
                 ?? throw TandemException.NotFound($"Replica {nodeId} of device '{device.Name}'");
             return await DropMemberAsync(device, member);
         }, ct);
+
+    /// <summary>
+    /// Asks a partner, as the cluster, to follow a change this node already made; a partner that
+    /// cannot be reached is logged, not fatal (the change here stands).
+    /// </summary>
+    private async Task TellPartnerAsync(ManagedDevice device, string api, string what, Func<PartnerClient, Task> call)
+    {
+        using var client = new PartnerClient(api, PartnerClient.ClusterUser, Cluster!.SecretBase64);
+        try
+        {
+            await call(client);
+        }
+        catch (TandemException e)
+        {
+            _log.LogWarning("Device {Device}: partner {Partner} could not be told to {What}: {Error}", device.Name, api, what, e.Message);
+        }
+    }
 
     private static ReplicationHeader ReplicatedHeader(ManagedDevice device) =>
         (device.Device as ReplicatedDevice)?.Header

@@ -13,8 +13,8 @@ internal sealed record ReplicaPlan(
     string PartnerUser,
     string? PartnerPassword,
     string? PartnerLocation,
-    IReadOnlyList<string> SyncChannels,
-    IReadOnlyList<string> HeartbeatChannels,
+    IReadOnlyList<IReadOnlyList<string>> SyncChannels,
+    IReadOnlyList<IReadOnlyList<string>> HeartbeatChannels,
     string Init,
     bool Optimized,
     int Priority)
@@ -43,39 +43,21 @@ internal sealed record ReplicaPlan(
         int priority = request.Priority ?? 2;
         if (priority is < 1 or > 255)
             throw TandemException.Invalid($"Priority {priority} is not 1-255.");
-        var sync = Channels(request.SyncChannels, "sync channel");
-        var heartbeat = Channels(request.HeartbeatChannels, "heartbeat channel");
-        CheckPlacement(partners, sync, "--sync-channel");
-        CheckPlacement(partners, heartbeat, "--heartbeat-channel");
+        var sync = Place(partners, Channels(request.SyncChannels, "sync channel"), "--sync-channel");
+        var heartbeat = Place(partners, Channels(request.HeartbeatChannels, "heartbeat channel"), "--heartbeat-channel");
         return new ReplicaPlan(partners, string.IsNullOrEmpty(request.PartnerUser) ? AdminSecret.UserName : request.PartnerUser,
             request.PartnerPassword, request.PartnerLocation, sync, heartbeat, init, optimized, priority);
     }
 
     /// <summary>
-    /// The channels of one partner, else what it advertises (an advertised wildcard address
-    /// becomes the partner's API host). With one partner every channel given is its own. With
-    /// two, a channel on a partner's API host is that partner's; the others (a separate
-    /// synchronization network) go, in the order given, to the partners that have none on their
-    /// API host, in <c>--partner</c> order.
+    /// The channels given for one partner (<paramref name="placed"/>, from <see cref="Place"/>), else
+    /// what it advertises (an advertised wildcard address becomes the partner's API host).
     /// </summary>
-    public IReadOnlyList<string> ChannelsFor(string partner, IReadOnlyList<string> given, IReadOnlyList<string> advertised)
+    public IReadOnlyList<string> ChannelsFor(string partner, IReadOnlyList<IReadOnlyList<string>> placed, IReadOnlyList<string> advertised)
     {
         TrySplit(partner, out string host, out _);
-        List<string> mine;
-        if (Partners.Count == 1)
-        {
-            mine = [.. given];
-        }
-        else
-        {
-            mine = given.Where(c => HostOf(c) == HostOf(partner)).ToList();
-            var unplaced = given.Where(c => !Partners.Any(p => HostOf(p) == HostOf(c))).ToList();
-            var waiting = Partners.Where(p => !given.Any(c => HostOf(c) == HostOf(p))).ToList();
-            int index = waiting.FindIndex(p => string.Equals(p, partner, StringComparison.OrdinalIgnoreCase));
-            if (mine.Count == 0 && index >= 0 && unplaced.Count == waiting.Count)
-                mine = [unplaced[index]];
-        }
-        var channels = mine.Count > 0 ? mine : advertised.ToList();
+        int index = Partners.ToList().FindIndex(p => string.Equals(p, partner, StringComparison.OrdinalIgnoreCase));
+        var channels = index >= 0 && placed[index].Count > 0 ? placed[index] : advertised;
         return channels.Select(c =>
         {
             TrySplit(c, out string h, out int port);
@@ -87,17 +69,28 @@ internal sealed record ReplicaPlan(
         }).ToArray();
     }
 
-    /// <summary>With two partners, every channel must be attributable to one of them (see <see cref="ChannelsFor"/>).</summary>
-    private static void CheckPlacement(IReadOnlyList<string> partners, IReadOnlyList<string> channels, string option)
+    /// <summary>
+    /// Which partner each channel given belongs to, per partner in <c>--partner</c> order. With one
+    /// partner every channel is its own. With two, a channel on a partner's API host is that
+    /// partner's; the others (a separate synchronization network) go, in the order given, to the
+    /// partners that have none on their API host; a channel that fits no partner is refused.
+    /// </summary>
+    private static IReadOnlyList<string>[] Place(IReadOnlyList<string> partners, IReadOnlyList<string> channels, string option)
     {
-        if (partners.Count < 2)
-            return;
+        if (partners.Count == 1)
+            return [channels];
+        var placed = partners.Select(p => (IReadOnlyList<string>)channels.Where(c => HostOf(c) == HostOf(p)).ToList()).ToArray();
         var unplaced = channels.Where(c => !partners.Any(p => HostOf(p) == HostOf(c))).ToList();
-        int waiting = partners.Count(p => !channels.Any(c => HostOf(c) == HostOf(p)));
-        if (unplaced.Count > 0 && unplaced.Count != waiting)
+        var waiting = Enumerable.Range(0, partners.Count).Where(i => placed[i].Count == 0).ToList();
+        if (unplaced.Count == 0)
+            return placed;
+        if (unplaced.Count != waiting.Count)
             throw TandemException.Invalid(
                 $"Cannot tell which partner {option} {Names.Printable(unplaced[0])} belongs to: give one {option} per partner, in --partner order " +
                 "(or addresses on the partners' API hosts).");
+        for (int i = 0; i < waiting.Count; i++)
+            placed[waiting[i]] = [unplaced[i]];
+        return placed;
     }
 
     private static string HostOf(string endpoint)
