@@ -25,8 +25,11 @@ namespace Tandem.Storage;
 /// <item><see cref="IAsyncDisposable.DisposeAsync"/> makes completed writes durable, then releases the
 /// store; it is idempotent.</item>
 /// <item>Methods may complete synchronously, blocking for the time the I/O takes (a local
-/// image does: a pread on a page-cache hit is cheaper than a thread hop). Callers invoke them
-/// from worker threads, never from a connection's receive loop.</item>
+/// image does: a pread on a page-cache hit is cheaper than a thread hop). Inside a
+/// <see cref="Threading.NoWait"/> scope (a connection's receive loop running a READ or WRITE
+/// itself) <see cref="ReadAsync"/> and <see cref="WriteAsync"/> must not wait for the medium: they
+/// complete synchronously only when the data is at hand (page cache, RAM) and otherwise continue
+/// on a worker. Other methods are never called inside the scope.</item>
 /// </list>
 /// </remarks>
 public interface IBlockDevice : IAsyncDisposable

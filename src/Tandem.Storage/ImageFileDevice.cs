@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
 using Tandem.Storage.Native;
+using Tandem.Storage.Threading;
 
 namespace Tandem.Storage;
 
@@ -32,6 +33,7 @@ public sealed class ImageFileDevice : IBlockDevice
     private readonly Lock _resizeLock = new();
     private long _blockCount;
     private int _disposed;
+    private volatile bool _cachedReadsUnsupported;
 
     private ImageFileDevice(SafeFileHandle handle, string imagePath, int blockSize, long blockCount, Provisioning provisioning)
     {
@@ -158,28 +160,19 @@ public sealed class ImageFileDevice : IBlockDevice
 
     /// <remarks>
     /// Completes synchronously: a read is one pread, which on a page-cache hit costs a few
-    /// microseconds, far less than handing it to another thread and back. The SCSI layer runs
-    /// commands on thread-pool threads, never on a connection's receive loop, so blocking here
-    /// on a cache miss holds one worker, as a kernel target's I/O thread would.
+    /// microseconds, far less than handing it to another thread and back. On a worker a miss
+    /// blocks that worker, as a kernel target's I/O thread would. Inside a <see cref="NoWait"/>
+    /// scope (a connection's receive loop) the read asks the page cache only (RWF_NOWAIT); a
+    /// miss continues on a worker.
     /// </remarks>
     public ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         try
         {
             BlockGeometry.ValidateRange(lba, buffer.Length, BlockSize, BlockCount);
-            long offset = lba * BlockSize;
-            int done = 0;
-            while (done < buffer.Length)
-            {
-                int read = RandomAccess.Read(_handle, buffer.Span[done..], offset + done);
-                if (read == 0)
-                {
-                    // Past the end of the file (it was shortened behind our back): blocks never written read as zeros.
-                    buffer.Span[done..].Clear();
-                    break;
-                }
-                done += read;
-            }
+            if (NoWait.IsActive && !TryReadCached(lba, buffer.Span))
+                return new ValueTask(Task.Run(() => Read(lba, buffer)));
+            Read(lba, buffer);
             return default;
         }
         catch (Exception e)
@@ -188,21 +181,60 @@ public sealed class ImageFileDevice : IBlockDevice
         }
     }
 
-    /// <remarks>Completes synchronously (one pwrite, plus fdatasync for FUA), for the reason given on <see cref="ReadAsync"/>.</remarks>
+    /// <summary>True when the whole range came from the page cache.</summary>
+    private bool TryReadCached(long lba, Span<byte> buffer)
+    {
+        if (_cachedReadsUnsupported)
+            return false;
+        int read = LibC.ReadCached(_handle, buffer, lba * BlockSize, out bool unsupported);
+        if (unsupported)
+            _cachedReadsUnsupported = true; // this filesystem cannot: every read here goes to a worker
+        return read == buffer.Length;
+    }
+
+    private void Read(long lba, Memory<byte> buffer)
+    {
+        long offset = lba * BlockSize;
+        int done = 0;
+        while (done < buffer.Length)
+        {
+            int read = RandomAccess.Read(_handle, buffer.Span[done..], offset + done);
+            if (read == 0)
+            {
+                // Past the end of the file (it was shortened behind our back): blocks never written read as zeros.
+                buffer.Span[done..].Clear();
+                break;
+            }
+            done += read;
+        }
+    }
+
+    /// <remarks>
+    /// Completes synchronously (one pwrite, plus fdatasync for FUA), for the reason given on
+    /// <see cref="ReadAsync"/>. A buffered pwrite copies into the page cache, so it runs inside a
+    /// <see cref="NoWait"/> scope too; a FUA write's fdatasync continues on a worker.
+    /// </remarks>
     public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags = WriteFlags.None, CancellationToken cancellationToken = default)
     {
         try
         {
             BlockGeometry.ValidateRange(lba, data.Length, BlockSize, BlockCount);
-            RandomAccess.Write(_handle, data.Span, lba * BlockSize);
-            if ((flags & WriteFlags.ForceUnitAccess) != 0)
-                LibC.FDataSync(_handle, ImagePath);
+            if ((flags & WriteFlags.ForceUnitAccess) != 0 && NoWait.IsActive)
+                return new ValueTask(Task.Run(() => Write(lba, data, flags)));
+            Write(lba, data, flags);
             return default;
         }
         catch (Exception e)
         {
             return ValueTask.FromException(e);
         }
+    }
+
+    private void Write(long lba, ReadOnlyMemory<byte> data, WriteFlags flags)
+    {
+        RandomAccess.Write(_handle, data.Span, lba * BlockSize);
+        if ((flags & WriteFlags.ForceUnitAccess) != 0)
+            LibC.FDataSync(_handle, ImagePath);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using Tandem.Iscsi.Sessions;
+using Tandem.Scsi.Commands;
 using Tandem.Scsi.Transport;
+using Tandem.Storage.Threading;
 
 namespace Tandem.Iscsi.Commands;
 
@@ -134,8 +136,24 @@ internal sealed class ScsiTask : IThreadPoolWorkItem
         catch (AggregateException) { } // a callback registered by the SCSI layer threw; the abort stands
     }
 
+    /// <summary>
+    /// READ and WRITE: the connection's receive loop runs these itself when they may start at
+    /// once. A page-cache or RAM transfer costs a few microseconds, less than waking a worker
+    /// for it; what would wait for the disk continues on a worker (<see cref="NoWait"/>).
+    /// </summary>
+    public bool RunsInline => ReadWrite.IsReadOrWrite(Command.Cdb[0]);
+
+    /// <summary>Runs the command on the calling thread, which must not wait for the disk.</summary>
+    public void RunInline()
+    {
+        using (NoWait.Enter())
+            Execute();
+    }
+
     /// <summary>Runs the command on a thread-pool thread (queued by the session once it may start).</summary>
-    void IThreadPoolWorkItem.Execute()
+    void IThreadPoolWorkItem.Execute() => Execute();
+
+    private void Execute()
     {
         try
         {

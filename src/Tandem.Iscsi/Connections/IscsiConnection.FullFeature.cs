@@ -20,7 +20,15 @@ internal sealed partial class IscsiConnection
         {
             int dataLength = new Bhs(_header).DataSegmentLength;
             CheckDataSegmentLength(dataLength);
-            switch ((Opcode)(_header[0] & 0x3F))
+            var opcode = (Opcode)(_header[0] & 0x3F);
+            // SCSI commands and their data wait for nothing but the socket (through the reader,
+            // which releases the hold first), so their responses may gather; every other request
+            // may wait for a send (logout) or for other tasks, so sends go at once.
+            if (opcode is Opcode.ScsiCommand or Opcode.ScsiDataOut)
+                _sendHold.Engage();
+            else
+                _sendHold.Release();
+            switch (opcode)
             {
                 case Opcode.ScsiCommand:
                     await OnScsiCommandAsync().ConfigureAwait(false);

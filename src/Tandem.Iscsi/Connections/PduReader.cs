@@ -13,11 +13,16 @@ internal sealed class PduReader
     private const int DirectThreshold = 16 * 1024;
 
     private readonly IIscsiTransport _transport;
+    private readonly SendHold _sendHold;
     private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferSize, pinned: true);
     private int _start;
     private int _end;
 
-    public PduReader(IIscsiTransport transport) => _transport = transport;
+    public PduReader(IIscsiTransport transport, SendHold sendHold)
+    {
+        _transport = transport;
+        _sendHold = sendHold;
+    }
 
     public CancellationToken Cancellation { get; set; }
 
@@ -41,6 +46,7 @@ internal sealed class PduReader
             int received;
             if (remaining >= DirectThreshold)
             {
+                _sendHold.Release(); // about to wait for the socket: what was received is worked through
                 received = await _transport.ReceiveAsync(destination[copied..], Cancellation).ConfigureAwait(false);
                 if (received == 0)
                     return EndOfStream(copied, endOfStreamAllowed);
@@ -49,6 +55,7 @@ internal sealed class PduReader
             }
             _start = 0;
             _end = 0;
+            _sendHold.Release();
             received = await _transport.ReceiveAsync(_buffer.AsMemory(), Cancellation).ConfigureAwait(false);
             if (received == 0)
                 return EndOfStream(copied, endOfStreamAllowed);
@@ -67,6 +74,7 @@ internal sealed class PduReader
             if (buffered == 0)
             {
                 _start = 0;
+                _sendHold.Release();
                 _end = await _transport.ReceiveAsync(_buffer.AsMemory(), Cancellation).ConfigureAwait(false);
                 if (_end == 0)
                     throw new EndOfStreamException("connection closed inside a PDU");

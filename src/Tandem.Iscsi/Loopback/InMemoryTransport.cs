@@ -23,6 +23,7 @@ internal sealed class InMemoryTransport : IIscsiTransport, IValueTaskSource<int>
     private int _start;
     private int _end;
     private bool _closed;
+    private int _sends;
 
     // The one outstanding receive (the receive loop never has two).
     private ManualResetValueTaskSourceCore<int> _receive;
@@ -89,9 +90,13 @@ internal sealed class InMemoryTransport : IIscsiTransport, IValueTaskSource<int>
         }
     }
 
+    /// <summary>Gather-sends the target has made so far (how well it batches its responses).</summary>
+    public int Sends => Volatile.Read(ref _sends);
+
     /// <summary>Hands the whole gather list to the sink, as one send that always completes at once.</summary>
     public ValueTask<int> SendAsync(List<ArraySegment<byte>> segments)
     {
+        Interlocked.Increment(ref _sends);
         int total = 0;
         for (int i = 0; i < segments.Count; i++)
         {

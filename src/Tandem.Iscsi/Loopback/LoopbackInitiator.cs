@@ -49,6 +49,9 @@ internal sealed class LoopbackInitiator : ITransportSink, IDisposable
         _transport = new InMemoryTransport(this);
     }
 
+    /// <summary>Gather-sends the target has made on this connection since it opened.</summary>
+    public int TargetSends => _transport.Sends;
+
     /// <summary>Commands that ended with anything but GOOD (or were rejected) since login.</summary>
     public int Failures => Volatile.Read(ref _failures);
 

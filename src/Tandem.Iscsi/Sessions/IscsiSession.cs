@@ -234,16 +234,22 @@ internal sealed class IscsiSession : ICommandWindowSource
             return update();
     }
 
-    /// <summary>All Data-Out is in: the task may start once admitted.</summary>
+    /// <summary>
+    /// All Data-Out is in: the task may start once admitted. Called on the connection's receive
+    /// loop, which runs a READ or WRITE that may start at once itself (<see cref="ScsiTask.RunInline"/>).
+    /// </summary>
     public void MarkDataComplete(ScsiTask task)
     {
+        bool runHere;
         lock (_sync)
         {
             if (task.Aborted)
                 return;
             task.DataComplete = true;
-            TryStartLocked(task);
+            runHere = TryStartLocked(task, callerMayRun: task.RunsInline);
         }
+        if (runHere)
+            task.RunInline();
     }
 
     /// <summary>
@@ -315,16 +321,23 @@ internal sealed class IscsiSession : ICommandWindowSource
         }
     }
 
-    private void TryStartLocked(ScsiTask task)
+    /// <summary>
+    /// Starts the task if it may start. Returns true when the caller is to run it (only when
+    /// <paramref name="callerMayRun"/>); otherwise it is queued to a worker.
+    /// </summary>
+    private bool TryStartLocked(ScsiTask task, bool callerMayRun = false)
     {
         if (!task.Admitted || !task.DataComplete || task.Started || task.Aborted || task.FailedByTransport)
-            return;
+            return false;
         task.Started = true;
         task.AddReference(); // held by the execution
+        if (callerMayRun)
+            return true;
         // Local queue: the receive loop's thread picks the task up itself as soon as it has
         // parsed what the socket had (no wake-up of another worker at queue depth 1); at higher
         // depths idle workers steal from it.
         ThreadPool.UnsafeQueueUserWorkItem(task, preferLocal: true);
+        return false;
     }
 
     /// <summary>The SCSI layer finished the task (called on the executing thread).</summary>

@@ -164,6 +164,7 @@ public sealed partial class ReplicatedDevice
         {
             peer.CountLinkLoss();
             _log.LogWarning("{Device}: link to replica {Peer} is down: {Reason}", _options.DeviceName, peer.Id, reason?.Message ?? "closed");
+            AbandonIncomingSync(peer);
             _ = RecordLossAsync(peer, link);
         }
         RaiseStateChanged();

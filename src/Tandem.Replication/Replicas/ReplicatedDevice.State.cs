@@ -60,6 +60,7 @@ public sealed partial class ReplicatedDevice
                         BecomeStale($"replica {peer.Id} was asked for a full resynchronization of this node");
                     }
                     LocalState = ReplicaState.Synchronizing;
+                    _syncSource = peer;
                 }
                 _log.LogInformation("{Device}: replica {Peer} starts a {Kind} synchronization of this node", _options.DeviceName, peer.Id, begin.SyncKind);
                 link.Reply(requestId, ReplyStatus.Ok);
@@ -321,6 +322,29 @@ public sealed partial class ReplicatedDevice
         BroadcastStatus();
     }
 
+    /// <summary>
+    /// The partner synchronizing this node is gone: the copy is part old, part new, and stays
+    /// not synchronized. Saying so (rather than "synchronizing") is what makes the source start
+    /// again when the link is back: a source does not begin on a node that reports a sync in
+    /// progress.
+    /// </summary>
+    private void AbandonIncomingSync(ReplicaPeer source)
+    {
+        lock (_stateLock)
+        {
+            if (_syncSource != source || LocalState != ReplicaState.Synchronizing)
+                return;
+            _syncSource = null;
+            LocalState = ReplicaState.NotSynchronized;
+        }
+        _log.LogWarning("{Device}: synchronization of this node by replica {Peer} was interrupted; this node's copy stays not synchronized until it is synchronized again",
+            _options.DeviceName, source.Id);
+        // The header already says not synchronized (a sync in progress is saved that way). Another
+        // synchronized partner of a three-way device may take over.
+        BroadcastStatus();
+        RaiseStateChanged();
+    }
+
     private void MarkLocalStale(string reason)
     {
         lock (_stateLock)
@@ -411,6 +435,7 @@ public sealed partial class ReplicatedDevice
             var header = Header;
             Volatile.Write(ref _header, header with { Generation = end.Generation, History = end.History.Take(ReplicationHeader.MaxHistory).ToArray() });
             LocalState = ReplicaState.Synchronized;
+            _syncSource = null;
             source.RecordedState = ReplicaState.Synchronized;
             source.SplitBrain = false;
         }

@@ -48,6 +48,8 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
     }
     private ReplicationHeader _header;
     private volatile bool _serving;
+    /// <summary>The partner synchronizing this node while <see cref="LocalState"/> is Synchronizing (under _stateLock).</summary>
+    private ReplicaPeer? _syncSource;
     private readonly InFlightJournal? _journal;
 
     /// <summary>What a crash of this node left unaccounted for, until a sync with a partner settles it; null after a clean stop.</summary>

@@ -7,6 +7,14 @@ namespace Tandem.Scsi.Commands;
 /// <summary>READ and WRITE (6), (10), (12), (16) — SBC-3 §5.8-5.11, §5.32-5.35.</summary>
 public static class ReadWrite
 {
+    /// <summary>
+    /// READ and WRITE (6), (10), (12), (16): each is one device transfer and nothing else that
+    /// could block, so a transport may run them on its own thread inside a NoWait scope.
+    /// </summary>
+    public static bool IsReadOrWrite(byte opcode) => opcode is
+        OperationCode.Read6 or OperationCode.Read10 or OperationCode.Read12 or OperationCode.Read16 or
+        OperationCode.Write6 or OperationCode.Write10 or OperationCode.Write12 or OperationCode.Write16;
+
     /// <summary>READ(6)/WRITE(6): a transfer length of 0 means 256 blocks (SBC-3 §5.8).</summary>
     private const uint SixByteZeroLength = 256;
 

@@ -17,6 +17,7 @@ internal static partial class LibC
 
     // errno values (asm-generic/errno.h) the callers react to.
     public const int EINTR = 4;
+    public const int EAGAIN = 11;
     public const int ENXIO = 6;
     public const int EINVAL = 22;
     public const int ENOSYS = 38;
@@ -26,6 +27,9 @@ internal static partial class LibC
     public const int FALLOC_FL_KEEP_SIZE = 0x01;
     public const int FALLOC_FL_PUNCH_HOLE = 0x02;
     public const int FALLOC_FL_ZERO_RANGE = 0x10;
+
+    // preadv2(2) flags (linux/fs.h).
+    private const int RWF_NOWAIT = 0x08;
 
     // lseek(2) whence values for sparse files (unistd.h).
     public const int SEEK_DATA = 3;
@@ -75,6 +79,17 @@ internal static partial class LibC
     /// <summary>lseek(2) with SEEK_DATA/SEEK_HOLE: .NET exposes no way to find holes in a sparse file.</summary>
     [LibraryImport(Library, EntryPoint = "lseek", SetLastError = true)]
     private static partial long LSeek(int fd, long offset, int whence);
+
+    /// <summary>preadv2(2): .NET has no read that refuses to wait for the disk (RWF_NOWAIT).</summary>
+    [LibraryImport(Library, EntryPoint = "preadv2", SetLastError = true)]
+    private static unsafe partial nint PReadV2(int fd, IoVec* iov, int iovcnt, long offset, int flags);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private unsafe struct IoVec
+    {
+        public byte* Base;
+        public nuint Length;
+    }
 
     /// <summary>statx(2): .NET exposes no allocated size (st_blocks) for a file.</summary>
     [LibraryImport(Library, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -147,6 +162,33 @@ internal static partial class LibC
         if (errno == ENXIO)
             return -1;
         throw Error("lseek", pathForErrors, errno);
+    }
+
+    /// <summary>
+    /// Reads from the page cache only (preadv2 with RWF_NOWAIT). Returns the bytes read (fewer than
+    /// asked, or -1, when the rest is not cached) or -1 when the file cannot be read this way
+    /// (EAGAIN for a miss; EOPNOTSUPP where the filesystem does not support it). Real read errors
+    /// are left to the blocking read the caller falls back to, which reports them.
+    /// </summary>
+    public static unsafe int ReadCached(SafeFileHandle handle, Span<byte> buffer, long offset, out bool unsupported)
+    {
+        unsupported = false;
+        using var fd = new FileDescriptor(handle);
+        fixed (byte* p = buffer)
+        {
+            var iov = new IoVec { Base = p, Length = (nuint)buffer.Length };
+            while (true)
+            {
+                nint read = PReadV2(fd.Value, &iov, 1, offset, RWF_NOWAIT);
+                if (read >= 0)
+                    return (int)read;
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == EINTR)
+                    continue;
+                unsupported = errno is EOPNOTSUPP or ENOSYS or EINVAL;
+                return -1;
+            }
+        }
     }
 
     /// <summary>Bytes the filesystem has allocated to the file (st_blocks * 512).</summary>

@@ -30,6 +30,9 @@ internal sealed class ReplicaLab : IAsyncDisposable
 
     public void HealLinksInto(int id) => _cutters[id - 1].Heal();
 
+    /// <summary>Resync rate cap of nodes started from now on (0: none).</summary>
+    public long SyncRateLimit { get; set; }
+
     public ReplicaLab(int nodes, long sizeBytes, string state = "synchronized", bool journals = false, bool thinImages = false)
     {
         _journals = journals || thinImages ? new TempDirectory() : null;
@@ -128,6 +131,7 @@ internal sealed class ReplicaLab : IAsyncDisposable
                     return Task.CompletedTask;
                 },
                 Timings = FastTimings,
+                SyncRateLimit = _lab.SyncRateLimit,
                 DeviceName = $"lab{Id}",
                 JournalPath = _lab._journals?.File($"lab{Id}.inflight"),
             });

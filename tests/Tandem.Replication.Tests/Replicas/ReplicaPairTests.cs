@@ -112,6 +112,28 @@ public sealed class ReplicaPairTests
     }
 
     [Fact]
+    public async Task A_synchronization_cut_off_by_a_lost_link_starts_again_when_the_link_is_back()
+    {
+        await using var lab = new ReplicaLab(2, Size) { SyncRateLimit = 2 << 20 }; // 4 s for the whole copy
+        lab[2].Persisted = lab[2].Persisted with { State = "not-synchronized", Generation = Generation.NewRandom() };
+        lab[1].Persisted = lab[1].Persisted with { Nodes = lab[1].Persisted.Nodes.Select(n => n.NodeId == 2 ? n with { State = "not-synchronized" } : n).ToArray() };
+        await lab[1].Storage.WriteAsync(0, RandomNumberGenerator.GetBytes((int)Size));
+        lab.StartAll();
+        var peer = lab[1].Device!.Peers[0];
+        await lab.WaitUntilAsync(() => lab[2].Device!.LocalState == ReplicaState.Synchronizing && peer.Sync is { BytesDone: > 0 }, "the full sync is under way");
+
+        lab.CutLinksInto(2);
+        // The half-copied node says so: not synchronized, no longer "synchronizing" (which would
+        // keep the source from starting again), and it does not serve.
+        await lab.WaitUntilAsync(() => lab[2].Device!.LocalState == ReplicaState.NotSynchronized && peer.Sync is null, "node 2 gave the sync up");
+        Assert.False(lab[2].Device!.IsServing);
+
+        lab.HealLinksInto(2);
+        await lab.WaitUntilAsync(() => lab[2].Device!.IsServing && peer.LastSync is { Kind: "full", BytesDone: Size }, "node 2 synchronized again", timeoutMs: 30000);
+        Assert.Equal(lab[1].ReadAll(), lab[2].ReadAll());
+    }
+
+    [Fact]
     public async Task Diverged_generations_are_reported_as_split_brain_and_never_merged()
     {
         await using var lab = new ReplicaLab(2, Size);

@@ -1,0 +1,45 @@
+using Tandem.Iscsi.Loopback;
+using Tandem.Iscsi.Targets;
+using Tandem.Iscsi.Tests.Support;
+using Tandem.Scsi;
+using Tandem.Scsi.LogicalUnits;
+using Tandem.Storage;
+
+namespace Tandem.Iscsi.Tests.Loopback;
+
+/// <summary>
+/// READ and WRITE run on the connection's receive loop, and the send loop is held while the receive
+/// loop works through what one receive brought: the commands of one receive are answered in one
+/// gather-send. Deterministic over the in-memory transport: a batch delivered at once is received
+/// at once (it fits the receive buffer), and RAM-device commands complete synchronously.
+/// </summary>
+public sealed class ResponseBatchingTests
+{
+    private const string TargetName = "iqn.2026-11.org.tandem:batching-disk";
+    private const int BlockSize = 4096;
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Commands_received_together_are_answered_in_one_send(bool write)
+    {
+        await using var device = new RamDevice(16L * 1024 * 1024, BlockSize);
+        var scsi = new ScsiTarget();
+        scsi.AddLogicalUnit(0, new ScsiLogicalUnit(device, new LogicalUnitIdentity(new byte[16] { 0x60, 9, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 }, "BATCHING01"), new LogicalUnitOptions()));
+        var catalog = new TestCatalog(new IscsiTargetDefinition { Name = TargetName, Scsi = scsi });
+        await using var server = new IscsiServer(catalog, new IscsiServerOptions { NopInInterval = TimeSpan.Zero });
+        using LoopbackInitiator initiator = await LoopbackInitiator.LoginAsync(server, TargetName);
+
+        // 8 × (48-byte header + 4 KiB) = 33 KiB: well within one 64 KiB receive.
+        CommandBatch batch = write
+            ? initiator.PrepareWrite10(lba: 0, blocks: 1, BlockSize, count: 8)
+            : initiator.PrepareRead10(lba: 0, blocks: 1, BlockSize, count: 8);
+        for (int round = 0; round < 20; round++)
+        {
+            int before = initiator.TargetSends;
+            initiator.Run(batch);
+            Assert.Equal(1, initiator.TargetSends - before);
+        }
+        Assert.Equal(0, initiator.Failures);
+    }
+}
