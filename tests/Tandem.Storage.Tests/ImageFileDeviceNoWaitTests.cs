@@ -73,19 +73,6 @@ public sealed partial class ImageFileDeviceNoWaitTests : IDisposable
         Assert.Equal(data, file.AsSpan(5 * BlockSize, data.Length).ToArray());
     }
 
-    [Fact]
-    public void Scopes_nest_and_end()
-    {
-        Assert.False(NoWait.IsActive);
-        using (NoWait.Enter())
-        {
-            using (NoWait.Enter())
-                Assert.True(NoWait.IsActive);
-            Assert.True(NoWait.IsActive);
-        }
-        Assert.False(NoWait.IsActive);
-    }
-
     private static void DropFromPageCache(string path)
     {
         using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);

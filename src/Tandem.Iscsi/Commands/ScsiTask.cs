@@ -143,10 +143,13 @@ internal sealed class ScsiTask : IThreadPoolWorkItem
     /// </summary>
     public bool RunsInline => ReadWrite.IsReadOrWrite(Command.Cdb[0]);
 
-    /// <summary>Runs the command on the calling thread, which must not wait for the disk.</summary>
-    public void RunInline()
+    /// <summary>
+    /// Runs the command on the calling thread, which must not wait for the disk; link flushes
+    /// it would make go to <paramref name="deferred"/>, run when the receive loop's batch ends.
+    /// </summary>
+    public void RunInline(DeferredFlushes deferred)
     {
-        using (NoWait.Enter())
+        using (NoWait.Enter(deferred))
             Execute();
     }
 

@@ -148,7 +148,7 @@ internal sealed partial class IscsiConnection
 
         if (!write)
         {
-            session.MarkDataComplete(task);
+            session.MarkDataComplete(task, _receiveBatch.Deferred);
             return;
         }
 
@@ -189,7 +189,7 @@ internal sealed partial class IscsiConnection
         if (!task.NeedsMoreData)
         {
             task.Command.DataOut = task.Buffer.AsMemory(0, task.BytesReceived);
-            _session!.MarkDataComplete(task);
+            _session!.MarkDataComplete(task, _receiveBatch.Deferred);
         }
     }
 

@@ -22,12 +22,12 @@ internal sealed partial class IscsiConnection
             CheckDataSegmentLength(dataLength);
             var opcode = (Opcode)(_header[0] & 0x3F);
             // SCSI commands and their data wait for nothing but the socket (through the reader,
-            // which releases the hold first), so their responses may gather; every other request
-            // may wait for a send (logout) or for other tasks, so sends go at once.
+            // which ends the batch first), so their responses may gather; every other request
+            // may wait for a send (logout) or for other tasks, so the batch ends before it.
             if (opcode is Opcode.ScsiCommand or Opcode.ScsiDataOut)
-                _sendHold.Engage();
+                _receiveBatch.Engage();
             else
-                _sendHold.Release();
+                _receiveBatch.End();
             switch (opcode)
             {
                 case Opcode.ScsiCommand:

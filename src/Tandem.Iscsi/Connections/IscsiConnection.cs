@@ -22,7 +22,7 @@ internal sealed partial class IscsiConnection : ICommandWindowSource
     private readonly IIscsiTransport _transport;
     private readonly ILogger _logger;
     private readonly PduReader _reader;
-    private readonly SendHold _sendHold = new();
+    private readonly ReceiveBatch _receiveBatch = new();
     private readonly byte[] _header = new byte[IscsiLimits.BhsLength + IscsiLimits.MaxAhsLength];
     private readonly byte[] _trailer = new byte[8]; // padding and data digest
     private readonly CancellationTokenSource _closed = new();
@@ -42,10 +42,10 @@ internal sealed partial class IscsiConnection : ICommandWindowSource
         _server = server;
         _transport = transport;
         _logger = logger;
-        _reader = new PduReader(transport, _sendHold);
+        _reader = new PduReader(transport, _receiveBatch);
         LocalEndPoint = transport.LocalEndPoint;
         RemoteEndPoint = transport.RemoteEndPoint;
-        Sender = new PduSender(transport, this, _sendHold, (uint)Random.Shared.Next(), logger);
+        Sender = new PduSender(transport, this, _receiveBatch, (uint)Random.Shared.Next(), logger);
     }
 
     public PduSender Sender { get; }
@@ -114,7 +114,7 @@ internal sealed partial class IscsiConnection : ICommandWindowSource
 
     private async Task CleanupAsync(Task keepAlive)
     {
-        _sendHold.Release(); // the receive loop is done: nothing may keep the send loop parked
+        _receiveBatch.End(); // the receive loop is done: nothing may stay put off
         try
         {
             Sender.Complete();

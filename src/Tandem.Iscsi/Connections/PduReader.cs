@@ -13,15 +13,15 @@ internal sealed class PduReader
     private const int DirectThreshold = 16 * 1024;
 
     private readonly IIscsiTransport _transport;
-    private readonly SendHold _sendHold;
+    private readonly ReceiveBatch _receiveBatch;
     private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferSize, pinned: true);
     private int _start;
     private int _end;
 
-    public PduReader(IIscsiTransport transport, SendHold sendHold)
+    public PduReader(IIscsiTransport transport, ReceiveBatch receiveBatch)
     {
         _transport = transport;
-        _sendHold = sendHold;
+        _receiveBatch = receiveBatch;
     }
 
     public CancellationToken Cancellation { get; set; }
@@ -46,7 +46,7 @@ internal sealed class PduReader
             int received;
             if (remaining >= DirectThreshold)
             {
-                _sendHold.Release(); // about to wait for the socket: what was received is worked through
+                _receiveBatch.End(); // about to wait for the socket: what was received is worked through
                 received = await _transport.ReceiveAsync(destination[copied..], Cancellation).ConfigureAwait(false);
                 if (received == 0)
                     return EndOfStream(copied, endOfStreamAllowed);
@@ -55,7 +55,7 @@ internal sealed class PduReader
             }
             _start = 0;
             _end = 0;
-            _sendHold.Release();
+            _receiveBatch.End();
             received = await _transport.ReceiveAsync(_buffer.AsMemory(), Cancellation).ConfigureAwait(false);
             if (received == 0)
                 return EndOfStream(copied, endOfStreamAllowed);
@@ -74,7 +74,7 @@ internal sealed class PduReader
             if (buffered == 0)
             {
                 _start = 0;
-                _sendHold.Release();
+                _receiveBatch.End();
                 _end = await _transport.ReceiveAsync(_buffer.AsMemory(), Cancellation).ConfigureAwait(false);
                 if (_end == 0)
                     throw new EndOfStreamException("connection closed inside a PDU");

@@ -43,7 +43,7 @@ internal sealed class PduSender
     // it is idle, instead of waking another worker for it (one thread hop less per response).
     private readonly Channel<Outbound> _queue = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
     private readonly BurstGate _burstGate = new();
-    private readonly SendHold _hold;
+    private readonly ReceiveBatch _receiveBatch;
     private readonly byte[] _arena = GC.AllocateUninitializedArray<byte>(ArenaSize, pinned: true);
     private readonly List<ArraySegment<byte>> _segments = new(MaxSegments);
     private readonly List<ScsiTask> _sentTasks = [];
@@ -56,10 +56,10 @@ internal sealed class PduSender
     private int _maxDataSegment = IscsiLimits.DefaultMaxRecvDataSegmentLength;
     private int _maxBurst = 262144;
 
-    public PduSender(IIscsiTransport transport, ICommandWindowSource window, SendHold hold, uint initialStatSN, ILogger logger)
+    public PduSender(IIscsiTransport transport, ICommandWindowSource window, ReceiveBatch receiveBatch, uint initialStatSN, ILogger logger)
     {
         _transport = transport;
-        _hold = hold;
+        _receiveBatch = receiveBatch;
         _window = window;
         _logger = logger;
         StatSN = initialStatSN;
@@ -102,8 +102,8 @@ internal sealed class PduSender
                     await _burstGate.WaitAsync().ConfigureAwait(false);
                 // Woken by the receive loop completing a command (or by anyone while it does):
                 // wait until it has worked through what it received, then send it all at once.
-                if (_hold.TryPark())
-                    await _hold.WaitAsync().ConfigureAwait(false);
+                if (_receiveBatch.TryParkSends())
+                    await _receiveBatch.WaitAsync().ConfigureAwait(false);
                 while (reader.TryRead(out Outbound item))
                 {
                     await AppendAsync(item).ConfigureAwait(false);

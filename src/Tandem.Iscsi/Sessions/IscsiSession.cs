@@ -6,6 +6,7 @@ using Tandem.Iscsi.Pdu;
 using Tandem.Iscsi.Targets;
 using Tandem.Scsi.Sense;
 using Tandem.Scsi.Transport;
+using Tandem.Storage.Threading;
 
 namespace Tandem.Iscsi.Sessions;
 
@@ -236,9 +237,10 @@ internal sealed class IscsiSession : ICommandWindowSource
 
     /// <summary>
     /// All Data-Out is in: the task may start once admitted. Called on the connection's receive
-    /// loop, which runs a READ or WRITE that may start at once itself (<see cref="ScsiTask.RunInline"/>).
+    /// loop, which runs a READ or WRITE that may start at once itself (<see cref="ScsiTask.RunInline"/>);
+    /// link flushes the command puts off go to <paramref name="deferred"/>.
     /// </summary>
-    public void MarkDataComplete(ScsiTask task)
+    public void MarkDataComplete(ScsiTask task, DeferredFlushes deferred)
     {
         bool runHere;
         lock (_sync)
@@ -249,7 +251,7 @@ internal sealed class IscsiSession : ICommandWindowSource
             runHere = TryStartLocked(task, callerMayRun: task.RunsInline);
         }
         if (runHere)
-            task.RunInline();
+            task.RunInline(deferred);
     }
 
     /// <summary>

@@ -16,7 +16,7 @@ namespace Tandem.Replication.Links;
 /// writers share socket sends. While the receive loop handles a batch, flushing is held back
 /// ("corked") so that all replies to the batch leave in one send.
 /// </remarks>
-public sealed class ReplicationLink : IAsyncDisposable
+public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
 {
     /// <summary>Receive buffer of a link: several resync frames per read (implementation choice).</summary>
     private const int ReceiveBufferBytes = 4 << 20;
@@ -191,10 +191,12 @@ public sealed class ReplicationLink : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sends queued requests soon, batching them when others are outstanding: with requests in
-    /// flight, the link's sender thread writes whatever has accumulated by the time it wakes (one
-    /// send, and one wake-up of the partner, for many writes); alone, the caller sends at once
-    /// (no added latency at queue depth 1).
+    /// Sends queued requests soon, batching them when others are outstanding: alone, the caller
+    /// sends at once (no added latency at queue depth 1); called by an iSCSI receive loop that
+    /// is working through a batch of commands, the send waits for the batch's end (one send for
+    /// the batch's writes, <see cref="NoWait.TryDefer"/>); otherwise the link's sender thread
+    /// writes whatever has accumulated by the time it wakes. Either way one send, and one
+    /// wake-up of the partner, carries many writes.
     /// </summary>
     public void FlushSoon()
     {
@@ -206,6 +208,8 @@ public sealed class ReplicationLink : IAsyncDisposable
             Flush();
             return;
         }
+        if (NoWait.TryDefer(this))
+            return;
         if (Interlocked.Exchange(ref _senderSignalled, 1) == 0)
             _senderWake.Release();
     }
