@@ -45,6 +45,12 @@ internal static class IscsiLimits
     /// </summary>
     public const int MaxCommandDataLength = 64 * 1024 * 1024;
 
+    /// <summary>
+    /// Implementation limit: READ and WRITE up to this size run on the connection's receive loop
+    /// (a copy of this size costs about as much as a thread hop); larger ones go to workers.
+    /// </summary>
+    public const int InlineTransferLimit = 64 * 1024;
+
     /// <summary>Implementation limit: task data buffers one connection may hold at once (TASK SET FULL beyond).</summary>
     public const long MaxBufferedBytesPerConnection = 512L * 1024 * 1024;
 

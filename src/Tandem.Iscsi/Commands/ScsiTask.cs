@@ -137,11 +137,14 @@ internal sealed class ScsiTask : IThreadPoolWorkItem
     }
 
     /// <summary>
-    /// READ and WRITE: the connection's receive loop runs these itself when they may start at
-    /// once. A page-cache or RAM transfer costs a few microseconds, less than waking a worker
-    /// for it; what would wait for the disk continues on a worker (<see cref="NoWait"/>).
+    /// READ and WRITE of up to <see cref="IscsiLimits.InlineTransferLimit"/>: the connection's
+    /// receive loop runs these itself when they may start at once. A small page-cache or RAM
+    /// transfer costs a few microseconds, less than waking a worker for it; what would wait for
+    /// the disk continues on a worker (<see cref="NoWait"/>). Larger transfers go to workers,
+    /// where copies of several commands run in parallel.
     /// </summary>
-    public bool RunsInline => ReadWrite.IsReadOrWrite(Command.Cdb[0]);
+    public bool RunsInline =>
+        Command.ExpectedTransferLength <= IscsiLimits.InlineTransferLimit && ReadWrite.IsReadOrWrite(Command.Cdb[0]);
 
     /// <summary>
     /// Runs the command on the calling thread, which must not wait for the disk; link flushes
