@@ -1,9 +1,5 @@
 using Tandem.Iscsi.Loopback;
-using Tandem.Iscsi.Targets;
 using Tandem.Iscsi.Tests.Support;
-using Tandem.Scsi;
-using Tandem.Scsi.LogicalUnits;
-using Tandem.Storage;
 using Xunit.Abstractions;
 
 namespace Tandem.Iscsi.Tests.Loopback;
@@ -21,8 +17,7 @@ public sealed class AllocationGuard;
 [Collection(nameof(AllocationGuard))]
 public sealed class HotPathAllocationTests(ITestOutputHelper output)
 {
-    private const string TargetName = "iqn.2026-11.org.tandem:loopback-disk";
-    private const int BlockSize = 4096;
+    private const int BlockSize = LoopbackDisk.BlockSize;
     private const int Commands = 2000;
 
     [OptimizedBuildTheory]
@@ -31,12 +26,8 @@ public sealed class HotPathAllocationTests(ITestOutputHelper output)
     [InlineData(false, 32)]
     public async Task Read_and_write_allocate_nothing_per_command(bool headerDigest, int queueDepth)
     {
-        await using var device = new RamDevice(64L * 1024 * 1024, BlockSize);
-        var scsi = new ScsiTarget();
-        scsi.AddLogicalUnit(0, new ScsiLogicalUnit(device, new LogicalUnitIdentity(new byte[16] { 0x60, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 }, "LOOPBACK01"), new LogicalUnitOptions()));
-        var catalog = new TestCatalog(new IscsiTargetDefinition { Name = TargetName, Scsi = scsi });
-        await using var server = new IscsiServer(catalog, new IscsiServerOptions { NopInInterval = TimeSpan.Zero });
-        using LoopbackInitiator initiator = await LoopbackInitiator.LoginAsync(server, TargetName, headerDigest);
+        await using LoopbackDisk disk = await LoopbackDisk.StartAsync(64L * 1024 * 1024, headerDigest);
+        LoopbackInitiator initiator = disk.Initiator;
 
         CommandBatch write = initiator.PrepareWrite10(lba: 0, blocks: 1, BlockSize, queueDepth);
         CommandBatch read = initiator.PrepareRead10(lba: 0, blocks: 1, BlockSize, queueDepth);

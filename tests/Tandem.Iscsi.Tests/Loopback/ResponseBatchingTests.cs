@@ -1,9 +1,5 @@
 using Tandem.Iscsi.Loopback;
-using Tandem.Iscsi.Targets;
 using Tandem.Iscsi.Tests.Support;
-using Tandem.Scsi;
-using Tandem.Scsi.LogicalUnits;
-using Tandem.Storage;
 
 namespace Tandem.Iscsi.Tests.Loopback;
 
@@ -15,20 +11,15 @@ namespace Tandem.Iscsi.Tests.Loopback;
 /// </summary>
 public sealed class ResponseBatchingTests
 {
-    private const string TargetName = "iqn.2026-11.org.tandem:batching-disk";
-    private const int BlockSize = 4096;
+    private const int BlockSize = LoopbackDisk.BlockSize;
 
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task Commands_received_together_are_answered_in_one_send(bool write)
     {
-        await using var device = new RamDevice(16L * 1024 * 1024, BlockSize);
-        var scsi = new ScsiTarget();
-        scsi.AddLogicalUnit(0, new ScsiLogicalUnit(device, new LogicalUnitIdentity(new byte[16] { 0x60, 9, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 }, "BATCHING01"), new LogicalUnitOptions()));
-        var catalog = new TestCatalog(new IscsiTargetDefinition { Name = TargetName, Scsi = scsi });
-        await using var server = new IscsiServer(catalog, new IscsiServerOptions { NopInInterval = TimeSpan.Zero });
-        using LoopbackInitiator initiator = await LoopbackInitiator.LoginAsync(server, TargetName);
+        await using LoopbackDisk disk = await LoopbackDisk.StartAsync(16L * 1024 * 1024);
+        LoopbackInitiator initiator = disk.Initiator;
 
         // 8 × (48-byte header + 4 KiB) = 33 KiB: well within one 64 KiB receive.
         CommandBatch batch = write
