@@ -170,6 +170,7 @@ public sealed class ImageFileDevice : IBlockDevice
         try
         {
             BlockGeometry.ValidateRange(lba, buffer.Length, BlockSize, BlockCount);
+            // The hand-off allocates a task: only on a miss, which costs a disk read anyway.
             if (NoWait.IsActive && !TryReadCached(lba, buffer.Span))
                 return new ValueTask(Task.Run(() => Read(lba, buffer)));
             Read(lba, buffer);

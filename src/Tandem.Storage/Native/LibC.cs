@@ -17,7 +17,6 @@ internal static partial class LibC
 
     // errno values (asm-generic/errno.h) the callers react to.
     public const int EINTR = 4;
-    public const int EAGAIN = 11;
     public const int ENXIO = 6;
     public const int EINVAL = 22;
     public const int ENOSYS = 38;
