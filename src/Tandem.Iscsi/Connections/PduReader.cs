@@ -46,8 +46,7 @@ internal sealed class PduReader
             int received;
             if (remaining >= DirectThreshold)
             {
-                _receiveBatch.End(); // about to wait for the socket: what was received is worked through
-                received = await _transport.ReceiveAsync(destination[copied..], Cancellation).ConfigureAwait(false);
+                received = await ReceiveAsync(destination[copied..]).ConfigureAwait(false);
                 if (received == 0)
                     return EndOfStream(copied, endOfStreamAllowed);
                 copied += received;
@@ -55,8 +54,7 @@ internal sealed class PduReader
             }
             _start = 0;
             _end = 0;
-            _receiveBatch.End();
-            received = await _transport.ReceiveAsync(_buffer.AsMemory(), Cancellation).ConfigureAwait(false);
+            received = await ReceiveAsync(_buffer.AsMemory()).ConfigureAwait(false);
             if (received == 0)
                 return EndOfStream(copied, endOfStreamAllowed);
             _end = received;
@@ -74,8 +72,7 @@ internal sealed class PduReader
             if (buffered == 0)
             {
                 _start = 0;
-                _receiveBatch.End();
-                _end = await _transport.ReceiveAsync(_buffer.AsMemory(), Cancellation).ConfigureAwait(false);
+                _end = await ReceiveAsync(_buffer.AsMemory()).ConfigureAwait(false);
                 if (_end == 0)
                     throw new EndOfStreamException("connection closed inside a PDU");
                 continue;
@@ -84,6 +81,16 @@ internal sealed class PduReader
             _start += n;
             count -= n;
         }
+    }
+
+    /// <summary>
+    /// The one place the reader waits for the socket. What was received before is worked through
+    /// by then, so the receive batch ends first (its sends and link flushes go out).
+    /// </summary>
+    private ValueTask<int> ReceiveAsync(Memory<byte> destination)
+    {
+        _receiveBatch.End();
+        return _transport.ReceiveAsync(destination, Cancellation);
     }
 
     private static bool EndOfStream(int copied, bool allowed)

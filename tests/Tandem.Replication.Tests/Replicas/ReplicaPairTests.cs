@@ -95,13 +95,19 @@ public sealed class ReplicaPairTests
         Assert.Equal(lab[1].Persisted.Generation, lab[2].Persisted.Generation);
     }
 
+    /// <summary>Node 2 holds other, stale data and node 1 knows it: node 1's random data must be copied in full.</summary>
+    private static async Task LeaveNodeTwoBehindAsync(ReplicaLab lab)
+    {
+        lab[2].Persisted = lab[2].Persisted with { State = "not-synchronized", Generation = Generation.NewRandom() };
+        lab[1].Persisted = lab[1].Persisted with { Nodes = lab[1].Persisted.Nodes.Select(n => n.NodeId == 2 ? n with { State = "not-synchronized" } : n).ToArray() };
+        await lab[1].Storage.WriteAsync(0, RandomNumberGenerator.GetBytes((int)Size));
+    }
+
     [Fact]
     public async Task A_stale_partner_is_fully_synchronized()
     {
         await using var lab = new ReplicaLab(2, Size);
-        lab[2].Persisted = lab[2].Persisted with { State = "not-synchronized", Generation = Generation.NewRandom() };
-        lab[1].Persisted = lab[1].Persisted with { Nodes = lab[1].Persisted.Nodes.Select(n => n.NodeId == 2 ? n with { State = "not-synchronized" } : n).ToArray() };
-        await lab[1].Storage.WriteAsync(0, RandomNumberGenerator.GetBytes((int)Size));
+        await LeaveNodeTwoBehindAsync(lab);
         lab.StartAll();
         Assert.True(lab[1].Device!.IsServing); // it left its only partner behind: serves at once
         var peer = lab[1].Device!.Peers[0];
@@ -115,9 +121,7 @@ public sealed class ReplicaPairTests
     public async Task A_synchronization_cut_off_by_a_lost_link_starts_again_when_the_link_is_back()
     {
         await using var lab = new ReplicaLab(2, Size) { SyncRateLimit = 2 << 20 }; // 4 s for the whole copy
-        lab[2].Persisted = lab[2].Persisted with { State = "not-synchronized", Generation = Generation.NewRandom() };
-        lab[1].Persisted = lab[1].Persisted with { Nodes = lab[1].Persisted.Nodes.Select(n => n.NodeId == 2 ? n with { State = "not-synchronized" } : n).ToArray() };
-        await lab[1].Storage.WriteAsync(0, RandomNumberGenerator.GetBytes((int)Size));
+        await LeaveNodeTwoBehindAsync(lab);
         lab.StartAll();
         var peer = lab[1].Device!.Peers[0];
         await lab.WaitUntilAsync(() => lab[2].Device!.LocalState == ReplicaState.Synchronizing && peer.Sync is { BytesDone: > 0 }, "the full sync is under way");
