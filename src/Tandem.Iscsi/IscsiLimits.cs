@@ -60,9 +60,6 @@ internal static class IscsiLimits
     /// <summary>Implementation limit: Login Request PDUs in one login phase before we give up.</summary>
     public const int MaxLoginPdus = 32;
 
-    /// <summary>Implementation limit: time a connection may take to reach full feature phase.</summary>
-    public static readonly TimeSpan LoginTimeout = TimeSpan.FromSeconds(30);
-
     /// <summary>Implementation limit: time a closing session waits for running SCSI commands to end.</summary>
     public static readonly TimeSpan TaskDrainTimeout = TimeSpan.FromSeconds(10);
 

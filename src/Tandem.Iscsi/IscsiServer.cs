@@ -130,7 +130,7 @@ public sealed class IscsiServer : IAsyncDisposable
         // Registered before it runs, so a connection that ends at once cannot leave a stale entry behind.
         var started = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
         _connections[connection] = started.Task.Unwrap();
-        started.SetResult(Task.Run(connection.RunAsync));
+        started.SetResult(transport.Run(connection.RunAsync));
     }
 
     internal void OnConnectionEnded(IscsiConnection connection) => _connections.TryRemove(connection, out _);

@@ -18,6 +18,9 @@ public sealed class IscsiServerOptions
     /// <summary>Time the initiator has to answer a NOP-In ping before the connection is dropped.</summary>
     public TimeSpan NopInTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Time a new connection has to complete its login; after it the connection is dropped.</summary>
+    public TimeSpan LoginTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Sessions (normal and discovery) the server accepts at once; more logins get "out of resources".</summary>
     public int MaxSessions { get; init; } = 1024;
 }

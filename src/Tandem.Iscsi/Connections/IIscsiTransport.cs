@@ -17,6 +17,12 @@ internal interface IIscsiTransport
     IPEndPoint LocalEndPoint { get; }
     IPEndPoint RemoteEndPoint { get; }
 
+    /// <summary>
+    /// Runs a connection (its receive loop) to its end, on the thread the transport receives on:
+    /// a socket's own receive thread, the thread pool in process.
+    /// </summary>
+    Task Run(Func<Task> connection);
+
     /// <summary>Receives at least one byte into <paramref name="buffer"/>; 0 means the peer ended the stream.</summary>
     ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken);
 

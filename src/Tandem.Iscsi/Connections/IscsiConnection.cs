@@ -83,7 +83,7 @@ internal sealed partial class IscsiConnection : ICommandWindowSource
         {
             using (var loginDeadline = CancellationTokenSource.CreateLinkedTokenSource(_closed.Token))
             {
-                loginDeadline.CancelAfter(IscsiLimits.LoginTimeout);
+                loginDeadline.CancelAfter(_server.Options.LoginTimeout);
                 _reader.Cancellation = loginDeadline.Token;
                 if (!await LoginPhaseAsync().ConfigureAwait(false))
                     return;

@@ -69,6 +69,8 @@ internal sealed class InMemoryTransport : IIscsiTransport, IValueTaskSource<int>
         }
     }
 
+    public Task Run(Func<Task> connection) => Task.Run(connection);
+
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)

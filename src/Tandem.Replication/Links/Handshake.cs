@@ -1,3 +1,4 @@
+using Tandem.Storage.Native;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
@@ -138,7 +139,7 @@ public static class Handshake
     {
         var buffer = new FrameBuffer(FrameHeader.Overhead + payload.Length);
         buffer.Append(type, 0, 0, 0, new BytesPayload(payload));
-        buffer.SendTo(bytes => Native.BlockingSocket.SendAll(stream, bytes));
+        buffer.SendTo(bytes => BlockingSocket.SendAll(stream, bytes));
     }
 
     private static (FrameType Type, byte[] Payload) Receive(FrameReader reader, int timeoutMilliseconds)

@@ -1,3 +1,4 @@
+using Tandem.Storage.Native;
 using System.Diagnostics;
 using Tandem.Replication.Wire;
 using Tandem.Storage.Threading;
@@ -234,7 +235,7 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
         }
     }
 
-    private void Write(ReadOnlySpan<byte> bytes) => Native.BlockingSocket.SendAll(_stream, bytes);
+    private void Write(ReadOnlySpan<byte> bytes) => BlockingSocket.SendAll(_stream, bytes);
 
     private void ReceiveLoop()
     {

@@ -1,3 +1,4 @@
+using Tandem.Storage.Native;
 using Tandem.Storage.Checksums;
 
 namespace Tandem.Replication.Wire;
@@ -58,7 +59,7 @@ public sealed class FrameReader(Stream stream, int initialBufferSize = 256 * 102
     {
         Compact();
         int read = stream is System.Net.Sockets.NetworkStream network
-            ? Native.BlockingSocket.Receive(network.Socket, _buffer.AsSpan(_end), timeoutMilliseconds)
+            ? BlockingSocket.Receive(network.Socket, _buffer.AsSpan(_end), timeoutMilliseconds)
             : stream.Read(_buffer.AsSpan(_end));
         if (read == 0)
             return false;

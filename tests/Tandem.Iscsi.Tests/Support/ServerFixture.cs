@@ -45,9 +45,10 @@ public sealed class ServerFixture : IAsyncDisposable
         return new ServerFixture(server, catalog, scsi);
     }
 
-    public async Task<TestInitiator> LoginAsync(IReadOnlyDictionary<string, string>? operational = null, ulong isid = TestInitiator.DefaultIsid, bool digests = false)
+    public async Task<TestInitiator> LoginAsync(IReadOnlyDictionary<string, string>? operational = null, ulong isid = TestInitiator.DefaultIsid, bool digests = false,
+        int receiveBufferSize = 0)
     {
-        TestInitiator initiator = await TestInitiator.ConnectAsync(EndPoint);
+        TestInitiator initiator = await TestInitiator.ConnectAsync(EndPoint, receiveBufferSize);
         initiator.HeaderDigest = digests;
         initiator.DataDigest = digests;
         await initiator.LoginAsync(TargetName, operational, isid: isid);

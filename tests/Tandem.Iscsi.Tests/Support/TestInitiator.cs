@@ -97,9 +97,12 @@ public sealed class TestInitiator : IAsyncDisposable
     public bool AnswerPings { get; set; } = true;
     public int PingsAnswered;
 
-    public static async Task<TestInitiator> ConnectAsync(IPEndPoint endPoint)
+    /// <param name="receiveBufferSize">Bytes the kernel buffers for this initiator (0: its default); small makes a slow reader.</param>
+    public static async Task<TestInitiator> ConnectAsync(IPEndPoint endPoint, int receiveBufferSize = 0)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBufferSize > 0)
+            socket.ReceiveBufferSize = receiveBufferSize;
         await socket.ConnectAsync(endPoint);
         return new TestInitiator(socket);
     }
