@@ -79,6 +79,9 @@ public sealed class TestInitiator : IAsyncDisposable
 
     private TestInitiator(Socket socket) => _socket = socket;
 
+    /// <summary>The connection's socket, for tests that drive it without this class (allocation-free I/O).</summary>
+    public Socket Socket => _socket;
+
     public uint CmdSN { get; set; } = 100;
     public uint ExpStatSN { get; set; }
     public uint MaxCmdSN { get; private set; }
