@@ -12,8 +12,9 @@ namespace Tandem.Iscsi.Loopback;
 /// measure is the target's own cost.
 /// </summary>
 /// <remarks>
-/// A waiting receive completes on the thread pool, like a socket completion, never inside
-/// <see cref="Deliver"/>: the far end's thread does not run the target's receive loop.
+/// A waiting receive completes on the thread pool (a socket's receive would continue on the
+/// connection's own receive thread), never inside <see cref="Deliver"/>: the far end's thread
+/// does not run the target's receive loop.
 /// </remarks>
 internal sealed class InMemoryTransport : IIscsiTransport, IValueTaskSource<int>
 {
