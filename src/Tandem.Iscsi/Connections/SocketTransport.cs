@@ -97,10 +97,10 @@ internal sealed class SocketTransport : IIscsiTransport
         try
         {
             if (_sendThread.IsCurrent)
-                BlockingSocket.SendAll(_socket, segments, sent);
+                sent = BlockingSocket.SendAll(_socket, segments, sent);
             else if (!BlockingSocket.TrySend(_socket, segments, ref sent))
                 return WaitForRoom(segments, sent);
-            return new ValueTask<int>(checked((int)Total(segments)));
+            return new ValueTask<int>(checked((int)sent));
         }
         catch (Exception ex)
         {
@@ -120,16 +120,7 @@ internal sealed class SocketTransport : IIscsiTransport
     {
         List<ArraySegment<byte>> segments = _sendSegments!;
         _sendSegments = null;
-        BlockingSocket.SendAll(_socket, segments, _sendSent);
-        return checked((int)Total(segments));
-    }
-
-    private static long Total(List<ArraySegment<byte>> segments)
-    {
-        long total = 0;
-        foreach (ArraySegment<byte> segment in segments)
-            total += segment.Count;
-        return total;
+        return checked((int)BlockingSocket.SendAll(_socket, segments, _sendSent));
     }
 
     public void Close()

@@ -335,9 +335,9 @@ internal sealed class IscsiSession : ICommandWindowSource
         task.AddReference(); // held by the execution
         if (callerMayRun)
             return true;
-        // Local queue: the receive loop's thread picks the task up itself as soon as it has
-        // parsed what the socket had (no wake-up of another worker at queue depth 1); at higher
-        // depths idle workers steal from it.
+        // From a worker (a finishing task admitting the next), its local queue: that worker
+        // picks the task up itself when done, and idle workers steal from it. From a
+        // connection's receive thread, which is not a pool thread, this is the global queue.
         ThreadPool.UnsafeQueueUserWorkItem(task, preferLocal: true);
         return false;
     }

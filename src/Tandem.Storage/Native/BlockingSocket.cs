@@ -13,8 +13,6 @@ namespace Tandem.Storage.Native;
 /// </summary>
 public static unsafe partial class BlockingSocket
 {
-    private const int EINTR = 4;
-    private const int EAGAIN = 11;
     private const short POLLIN = 0x1;
     private const short POLLOUT = 0x4;
     private const int MSG_DONTWAIT = 0x40;
@@ -32,13 +30,6 @@ public static unsafe partial class BlockingSocket
         public int Fd;
         public short Events;
         public short Revents;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVec
-    {
-        public byte* Base;
-        public nuint Length;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -74,30 +65,18 @@ public static unsafe partial class BlockingSocket
     {
         long deadline = timeoutMilliseconds < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMilliseconds;
         SafeHandle handle = socket.SafeHandle;
-        bool added = false;
-        // Holding a reference keeps the descriptor number ours until we return: a concurrent
-        // Dispose cannot close it and let another socket reuse the number under our call.
-        handle.DangerousAddRef(ref added);
-        try
+        using var fd = new FileDescriptor(handle);
+        fixed (byte* bytes = buffer)
         {
-            int fd = (int)handle.DangerousGetHandle();
-            fixed (byte* bytes = buffer)
+            while (true)
             {
-                while (true)
-                {
-                    nint n = recv(fd, bytes, (nuint)buffer.Length, MSG_DONTWAIT);
-                    if (n >= 0)
-                        return (int)n;
-                    WaitOrThrow(handle, fd, POLLIN);
-                    if (Environment.TickCount64 > deadline)
-                        throw new TimeoutException("The peer sent nothing in time.");
-                }
+                nint n = recv(fd.Value, bytes, (nuint)buffer.Length, MSG_DONTWAIT);
+                if (n >= 0)
+                    return (int)n;
+                WaitOrThrow(handle, fd.Value, POLLIN);
+                if (Environment.TickCount64 > deadline)
+                    throw new TimeoutException("The peer sent nothing in time.");
             }
-        }
-        finally
-        {
-            if (added)
-                handle.DangerousRelease();
         }
     }
 
@@ -114,28 +93,18 @@ public static unsafe partial class BlockingSocket
     public static void SendAll(Socket socket, ReadOnlySpan<byte> data)
     {
         SafeHandle handle = socket.SafeHandle;
-        bool added = false;
-        handle.DangerousAddRef(ref added);
-        try
+        using var fd = new FileDescriptor(handle);
+        fixed (byte* bytes = data)
         {
-            int fd = (int)handle.DangerousGetHandle();
-            fixed (byte* bytes = data)
+            int sent = 0;
+            while (sent < data.Length)
             {
-                int sent = 0;
-                while (sent < data.Length)
-                {
-                    nint n = send(fd, bytes + sent, (nuint)(data.Length - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
-                    if (n >= 0)
-                        sent += (int)n;
-                    else
-                        WaitOrThrow(handle, fd, POLLOUT);
-                }
+                nint n = send(fd.Value, bytes + sent, (nuint)(data.Length - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n >= 0)
+                    sent += (int)n;
+                else
+                    WaitOrThrow(handle, fd.Value, POLLOUT);
             }
-        }
-        finally
-        {
-            if (added)
-                handle.DangerousRelease();
         }
     }
 
@@ -147,40 +116,36 @@ public static unsafe partial class BlockingSocket
     public static bool TrySend(Socket socket, IReadOnlyList<ArraySegment<byte>> segments, ref long sent) =>
         Send(socket, segments, ref sent, wait: false);
 
-    /// <summary>Gather-sends <paramref name="segments"/> from byte <paramref name="sent"/> on, waiting for room as needed.</summary>
-    public static void SendAll(Socket socket, IReadOnlyList<ArraySegment<byte>> segments, long sent) =>
+    /// <summary>
+    /// Gather-sends <paramref name="segments"/> from byte <paramref name="sent"/> on, waiting for
+    /// room as needed; returns the length of the whole list (every byte is then sent).
+    /// </summary>
+    public static long SendAll(Socket socket, IReadOnlyList<ArraySegment<byte>> segments, long sent)
+    {
         Send(socket, segments, ref sent, wait: true);
+        return sent;
+    }
 
     private static bool Send(Socket socket, IReadOnlyList<ArraySegment<byte>> segments, ref long sent, bool wait)
     {
         SafeHandle handle = socket.SafeHandle;
-        bool added = false;
-        handle.DangerousAddRef(ref added);
-        try
+        using var fd = new FileDescriptor(handle);
+        int first = 0;
+        long skip = sent;
+        while (first < segments.Count && skip >= segments[first].Count)
         {
-            int fd = (int)handle.DangerousGetHandle();
-            int first = 0;
-            long skip = sent;
-            while (first < segments.Count && skip >= segments[first].Count)
-            {
-                skip -= segments[first].Count;
-                first++;
-            }
-            while (first < segments.Count)
-            {
-                int count = Math.Min(segments.Count - first, MaxBuffersPerSend);
-                if (!SendPinned(handle, fd, segments, first, count, (int)skip, ref sent, wait))
-                    return false;
-                first += count;
-                skip = 0;
-            }
-            return true;
+            skip -= segments[first].Count;
+            first++;
         }
-        finally
+        while (first < segments.Count)
         {
-            if (added)
-                handle.DangerousRelease();
+            int count = Math.Min(segments.Count - first, MaxBuffersPerSend);
+            if (!SendPinned(handle, fd.Value, segments, first, count, (int)skip, ref sent, wait))
+                return false;
+            first += count;
+            skip = 0;
         }
+        return true;
     }
 
     /// <summary>Sends segments [first, first + count), the first from byte <paramref name="skip"/>, with their arrays pinned.</summary>
@@ -206,7 +171,7 @@ public static unsafe partial class BlockingSocket
                 nint n = sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
                 if (n < 0)
                 {
-                    if (!wait && Marshal.GetLastPInvokeError() == EAGAIN)
+                    if (!wait && Marshal.GetLastPInvokeError() == LibC.EAGAIN)
                         return false;
                     WaitOrThrow(handle, fd, POLLOUT);
                     continue;
@@ -241,12 +206,12 @@ public static unsafe partial class BlockingSocket
     private static void WaitOrThrow(SafeHandle handle, int fd, short events)
     {
         int errno = Marshal.GetLastPInvokeError();
-        if (errno == EINTR)
+        if (errno == LibC.EINTR)
             return;
-        if (errno != EAGAIN)
+        if (errno != LibC.EAGAIN)
             throw new SocketException(errno);
         var wait = new PollFd { Fd = fd, Events = events };
-        if (poll(&wait, 1, PollMilliseconds) < 0 && Marshal.GetLastPInvokeError() != EINTR)
+        if (poll(&wait, 1, PollMilliseconds) < 0 && Marshal.GetLastPInvokeError() != LibC.EINTR)
             throw new SocketException(Marshal.GetLastPInvokeError());
         if (handle.IsClosed)
             throw new ObjectDisposedException(nameof(Socket));

@@ -17,6 +17,7 @@ internal static partial class LibC
 
     // errno values (asm-generic/errno.h) the callers react to.
     public const int EINTR = 4;
+    public const int EAGAIN = 11;
     public const int ENXIO = 6;
     public const int EINVAL = 22;
     public const int ENOSYS = 38;
@@ -82,13 +83,6 @@ internal static partial class LibC
     /// <summary>preadv2(2): .NET has no read that refuses to wait for the disk (RWF_NOWAIT).</summary>
     [LibraryImport(Library, EntryPoint = "preadv2", SetLastError = true)]
     private static unsafe partial nint PReadV2(int fd, IoVec* iov, int iovcnt, long offset, int flags);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct IoVec
-    {
-        public byte* Base;
-        public nuint Length;
-    }
 
     /// <summary>statx(2): .NET exposes no allocated size (st_blocks) for a file.</summary>
     [LibraryImport(Library, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -202,33 +196,4 @@ internal static partial class LibC
 
     public static IOException Error(string call, string path, int errno) =>
         new($"{call} failed on '{path}': {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).", errno);
-
-    /// <summary>
-    /// Borrows the descriptor of a <see cref="SafeFileHandle"/> for one call: AddRef keeps a
-    /// concurrent Dispose from closing (and the kernel from reusing) the fd while it is in use.
-    /// </summary>
-    private ref struct FileDescriptor
-    {
-        private readonly SafeFileHandle _handle;
-        private bool _added;
-
-        public FileDescriptor(SafeFileHandle handle)
-        {
-            _handle = handle;
-            _added = false;
-            handle.DangerousAddRef(ref _added); // throws ObjectDisposedException once closed
-            Value = (int)handle.DangerousGetHandle();
-        }
-
-        public int Value { get; }
-
-        public void Dispose()
-        {
-            if (_added)
-            {
-                _added = false;
-                _handle.DangerousRelease();
-            }
-        }
-    }
 }
