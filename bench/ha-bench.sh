@@ -6,6 +6,8 @@
 #   - idle full resync of a 2 GiB HA device against loopback TCP throughput (iperf3 between the
 #     same two addresses).
 # Medians and ratios go into the HA section of bench/RESULTS.md (between its markers).
+# ONLY=writes measures just the writes and prints them (for a quick look while tuning; RESULTS.md
+# is not touched).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -82,6 +84,13 @@ for round in $(seq 1 "$ROUNDS"); do
   done
   echo "round $round  4k-qd32-write  plain ${PLAIN[-1]}  ha ${HA[-1]} IOPS"
 done
+
+if [ "${ONLY:-}" = writes ]; then
+  median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+  p=$(median "${PLAIN[@]}"); h=$(median "${HA[@]}")
+  echo "medians: plain $p  ha $h  ratio $(awk -v a="$h" -v b="$p" 'BEGIN { printf "%.0f%%", 100 * a / b }')"
+  exit 0
+fi
 
 tandem device create --name big --size 2G --provisioning thick "${A[@]}" >/dev/null
 iperf3 -s -B 127.0.0.2 -p 25201 -D >/dev/null 2>&1

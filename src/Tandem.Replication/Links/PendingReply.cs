@@ -31,6 +31,12 @@ public sealed class PendingReply : IValueTaskSource<LinkReply>
 
     public ValueTask<LinkReply> Task => new(this, _core.Version);
 
+    /// <summary>
+    /// True for a request the peer answers as soon as its receive loop reads it (a write): while
+    /// one is on the wire, a reply is on its way and the link's receive thread will wake.
+    /// </summary>
+    internal bool AnsweredPromptly { get; set; }
+
     internal void Complete(LinkReply reply) => _core.SetResult(reply);
 
     public LinkReply GetResult(short token)

@@ -33,6 +33,9 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
     private readonly Action<ReadOnlySpan<byte>> _write; // cached: flushing allocates nothing
     private bool _flushing;
     private bool _corked;
+    private int _promptQueued; // under SendLock: writes appended since the last send
+    private int _promptOnWire; // writes sent (or being sent) and not answered yet
+    private long _writesSent, _writeSends; // under SendLock
     private ulong _nextRequestId;
     private long _lastReceivedTicks;
     private int _down;
@@ -60,6 +63,26 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
 
     public bool IsUp => Volatile.Read(ref _down) == 0;
 
+    /// <summary>Writes (and unmaps) sent to the peer so far, and the sends that carried them: how well the link batches.</summary>
+    public (long Writes, long Sends) WriteTraffic
+    {
+        get
+        {
+            lock (SendLock)
+                return (_writesSent, _writeSends);
+        }
+    }
+
+    /// <summary>Writes queued for the peer and not sent yet: they leave when the writes on the wire are answered.</summary>
+    public int WritesWaiting
+    {
+        get
+        {
+            lock (SendLock)
+                return _promptQueued;
+        }
+    }
+
     /// <summary>How long the peer has sent nothing on this link (heartbeats arrive every <see cref="LinkTimings.HeartbeatInterval"/>).</summary>
     public TimeSpan Silence => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastReceivedTicks));
 
@@ -76,7 +99,6 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
     {
         _lastReceivedTicks = Stopwatch.GetTimestamp();
         new Thread(ReceiveLoop) { IsBackground = true, Name = $"tandem-rx-{PeerId}" }.Start();
-        new Thread(SenderLoop) { IsBackground = true, Name = $"tandem-tx-{PeerId}" }.Start();
         _heartbeatLoop = Task.Run(HeartbeatLoopAsync);
     }
 
@@ -89,7 +111,14 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
         Debug.Assert(Monitor.IsEntered(SendLock));
         var reply = RegisterLocked(out ulong id);
         if (id != 0)
+        {
             _queued.Append(type, flags, id, _handler.CurrentClock, payload);
+            if (type is FrameType.Write or FrameType.Unmap)
+            {
+                reply.AnsweredPromptly = true;
+                _promptQueued++;
+            }
+        }
         return reply;
     }
 
@@ -97,6 +126,7 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
     private PendingReply RegisterLocked(out ulong id)
     {
         var reply = PendingReply.Rent();
+        reply.AnsweredPromptly = false;
         id = ++_nextRequestId;
         lock (_pending)
         {
@@ -178,6 +208,13 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
                         return;
                     }
                     (_queued, _sending) = (_sending, _queued);
+                    if (_promptQueued > 0)
+                    {
+                        _writeSends++;
+                        _writesSent += _promptQueued;
+                        Interlocked.Add(ref _promptOnWire, _promptQueued);
+                        _promptQueued = 0;
+                    }
                 }
                 _sending.SendTo(_write);
                 _sending.Clear();
@@ -192,47 +229,27 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
     }
 
     /// <summary>
-    /// Sends queued requests soon, batching them when others are outstanding: alone, the caller
-    /// sends at once (no added latency at queue depth 1); called by an iSCSI receive loop that
-    /// is working through a batch of commands, the send waits for the batch's end (one send for
-    /// the batch's writes, <see cref="NoWait.TryDefer"/>); otherwise the link's sender thread
-    /// writes whatever has accumulated by the time it wakes. Either way one send, and one
-    /// wake-up of the partner, carries many writes.
+    /// Sends queued writes soon, in as few sends as the traffic allows, without a thread of its own
+    /// and without delaying a lone write:
+    /// <list type="bullet">
+    /// <item>while earlier writes are on the wire, their replies are on the way and will wake the
+    /// receive thread, which sends whatever has queued when it finishes that batch (the link
+    /// clocks itself, like Nagle's algorithm: one send and one wake-up of the partner per round
+    /// trip, however many writes arrived meanwhile);</item>
+    /// <item>otherwise, called by an iSCSI receive loop working through a batch of commands, the
+    /// send waits for the batch's end (<see cref="NoWait.TryDefer"/>);</item>
+    /// <item>otherwise the caller sends at once.</item>
+    /// </list>
     /// </summary>
     public void FlushSoon()
     {
-        int outstanding;
-        lock (_pending)
-            outstanding = _pending.Count;
-        if (outstanding <= 1)
-        {
-            Flush();
+        // A full fence, paired with the one in CompletePending: either this thread sees the last
+        // reply's decrement and sends itself, or that reply's receive batch sees this frame.
+        if (Interlocked.CompareExchange(ref _promptOnWire, 0, 0) > 0)
             return;
-        }
         if (NoWait.TryDefer(this))
             return;
-        if (Interlocked.Exchange(ref _senderSignalled, 1) == 0)
-            _senderWake.Release();
-    }
-
-    private int _senderSignalled;
-    private readonly SemaphoreSlim _senderWake = new(0);
-
-    private void SenderLoop()
-    {
-        try
-        {
-            while (IsUp)
-            {
-                _senderWake.Wait(_stop.Token);
-                Volatile.Write(ref _senderSignalled, 0);
-                Flush();
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-        {
-            // The link is down.
-        }
+        Flush();
     }
 
     private void Write(ReadOnlySpan<byte> bytes) => BlockingSocket.SendAll(_stream, bytes);
@@ -303,6 +320,8 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
             if (!_pending.Remove(requestId, out reply))
                 throw new InvalidDataException($"Reply to unknown request {requestId}.");
         }
+        if (reply.AnsweredPromptly)
+            Interlocked.Decrement(ref _promptOnWire);
         byte[]? body = payload.Length > ReplyMessage.FixedSize ? payload[ReplyMessage.FixedSize..].ToArray() : null;
         reply.Complete(new LinkReply(status, body));
     }

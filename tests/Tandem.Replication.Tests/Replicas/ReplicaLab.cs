@@ -33,8 +33,12 @@ internal sealed class ReplicaLab : IAsyncDisposable
     /// <summary>Resync rate cap of nodes started from now on (0: none).</summary>
     public long SyncRateLimit { get; set; }
 
-    public ReplicaLab(int nodes, long sizeBytes, string state = "synchronized", bool journals = false, bool thinImages = false)
+    /// <summary>Link timings of every node (<see cref="FastTimings"/> unless the test chose others).</summary>
+    public LinkTimings Timings { get; }
+
+    public ReplicaLab(int nodes, long sizeBytes, string state = "synchronized", bool journals = false, bool thinImages = false, LinkTimings? timings = null)
     {
+        Timings = timings ?? FastTimings;
         _journals = journals || thinImages ? new TempDirectory() : null;
         string generation = Generation.NewRandom();
         _nodes = new Node[nodes];
@@ -108,7 +112,7 @@ internal sealed class ReplicaLab : IAsyncDisposable
             Id = id;
             Storage = new KeepOpen(storage);
             Listener = new ReplicationListener([new IPEndPoint(IPAddress.Loopback, 0)], naa => naa.AsSpan().SequenceEqual(_lab._naa) ? Device : null,
-                NullLogger.Instance, FastTimings);
+                NullLogger.Instance, lab.Timings);
             Listener.Start();
         }
 
@@ -130,7 +134,7 @@ internal sealed class ReplicaLab : IAsyncDisposable
                     Persisted = header;
                     return Task.CompletedTask;
                 },
-                Timings = FastTimings,
+                Timings = _lab.Timings,
                 SyncRateLimit = _lab.SyncRateLimit,
                 DeviceName = $"lab{Id}",
                 JournalPath = _lab._journals?.File($"lab{Id}.inflight"),
@@ -176,11 +180,22 @@ internal sealed class ReplicaLab : IAsyncDisposable
     /// <summary>The copy outlives a replica's restart, as an image file does.</summary>
     internal sealed class KeepOpen(IBlockDevice inner) : IBlockDevice
     {
+        /// <summary>While set, writes wait for it first: a disk that has stalled.</summary>
+        public Task? WriteGate { get; set; }
+
         public int BlockSize => inner.BlockSize;
         public long BlockCount => inner.BlockCount;
         public bool IsThinProvisioned => inner.IsThinProvisioned;
         public ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(lba, buffer, cancellationToken);
-        public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags = WriteFlags.None, CancellationToken cancellationToken = default) => inner.WriteAsync(lba, data, flags, cancellationToken);
+        public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags = WriteFlags.None, CancellationToken cancellationToken = default) =>
+            WriteGate is { } gate ? WriteAfterAsync(gate, lba, data, flags, cancellationToken) : inner.WriteAsync(lba, data, flags, cancellationToken);
+
+        private async ValueTask WriteAfterAsync(Task gate, long lba, ReadOnlyMemory<byte> data, WriteFlags flags, CancellationToken cancellationToken)
+        {
+            await gate;
+            await inner.WriteAsync(lba, data, flags, cancellationToken);
+        }
+
         public ValueTask FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
         public ValueTask UnmapAsync(long lba, long blockCount, CancellationToken cancellationToken = default) => inner.UnmapAsync(lba, blockCount, cancellationToken);
         public ValueTask<LbaExtent> GetLbaStatusAsync(long lba, CancellationToken cancellationToken = default) => inner.GetLbaStatusAsync(lba, cancellationToken);

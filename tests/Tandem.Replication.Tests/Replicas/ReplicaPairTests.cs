@@ -65,6 +65,46 @@ public sealed class ReplicaPairTests
     }
 
     [Fact]
+    public async Task Writes_queued_behind_a_write_on_the_wire_leave_together_when_its_reply_arrives()
+    {
+        // Heartbeats would flush the queue on their own schedule: keep them out of this test's way.
+        var quiet = ReplicaLab.FastTimings with { HeartbeatInterval = TimeSpan.FromMinutes(1), Timeout = TimeSpan.FromMinutes(2) };
+        await using var lab = new ReplicaLab(2, Size, timings: quiet);
+        lab.StartAll();
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing && n.Device.Peers.All(p => p.ReceivesWrites)), "both serve");
+        var link = lab[1].Device!.Peers[0].Link!;
+        var (writesBefore, sendsBefore) = link.WriteTraffic;
+
+        // Node 2's disk stalls: the first write is on the wire and stays unanswered.
+        var stalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lab[2].Storage.WriteGate = stalled.Task;
+        byte[] block = RandomNumberGenerator.GetBytes(ReplicaLab.BlockSize);
+        Task first, all;
+        try
+        {
+            first = lab[1].Device!.WriteAsync(0, block).AsTask();
+            await lab.WaitUntilAsync(() => link.WriteTraffic.Sends == sendsBefore + 1, "the first write is sent");
+
+            // Writes from other threads meanwhile wait for its reply instead of being sent one by one.
+            Task[] more = Enumerable.Range(1, 20).Select(i => Task.Run(() => lab[1].Device!.WriteAsync(i * 8, block).AsTask())).ToArray();
+            all = Task.WhenAll(more.Append(first));
+            await lab.WaitUntilAsync(() => link.WritesWaiting == 20, "20 writes queue behind it", timeoutMs: 5000);
+            Assert.Equal(sendsBefore + 1, link.WriteTraffic.Sends);
+            Assert.False(first.IsCompleted);
+        }
+        finally
+        {
+            // Pass or fail, the disk comes back: the lab cannot shut down with node 2's link stuck in a write.
+            lab[2].Storage.WriteGate = null;
+            stalled.SetResult();
+        }
+        await all;
+        Assert.Equal((writesBefore + 21, sendsBefore + 2), link.WriteTraffic);
+        Assert.Equal(0, link.WritesWaiting);
+        Assert.Equal(lab[1].ReadAll(), lab[2].ReadAll());
+    }
+
+    [Fact]
     public async Task A_partner_that_stops_is_fast_synchronized_when_it_returns()
     {
         await using var lab = new ReplicaLab(2, Size);
