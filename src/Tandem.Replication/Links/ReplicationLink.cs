@@ -13,9 +13,10 @@ namespace Tandem.Replication.Links;
 /// Sending: callers append frames to a pending buffer under <see cref="SendLock"/> (shared by every
 /// link of the device, so a write's stamp and its frames to all peers are one atomic step, and
 /// every header's clock is read in the same order frames are queued), then call
-/// <see cref="Flush"/>. One flusher at a time writes whatever has accumulated, so concurrent
+/// <see cref="Flush"/> (<see cref="FlushSoon"/> for client writes, which batch behind the writes
+/// already on the wire). One flusher at a time writes whatever has accumulated, so concurrent
 /// writers share socket sends. While the receive loop handles a batch, flushing is held back
-/// ("corked") so that all replies to the batch leave in one send.
+/// ("corked") so that all replies to the batch leave in one send; it flushes when the batch is done.
 /// </remarks>
 public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
 {
@@ -33,8 +34,8 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
     private readonly Action<ReadOnlySpan<byte>> _write; // cached: flushing allocates nothing
     private bool _flushing;
     private bool _corked;
-    private int _promptQueued; // under SendLock: writes appended since the last send
-    private int _promptOnWire; // writes sent (or being sent) and not answered yet
+    private int _writesQueued; // under SendLock: writes appended since the last send
+    private int _writesOnWire; // writes sent (or being sent) and not answered yet
     private long _writesSent, _writeSends; // under SendLock
     private ulong _nextRequestId;
     private long _lastReceivedTicks;
@@ -79,7 +80,7 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
         get
         {
             lock (SendLock)
-                return _promptQueued;
+                return _writesQueued;
         }
     }
 
@@ -116,7 +117,7 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
             if (type is FrameType.Write or FrameType.Unmap)
             {
                 reply.AnsweredPromptly = true;
-                _promptQueued++;
+                _writesQueued++;
             }
         }
         return reply;
@@ -208,12 +209,12 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
                         return;
                     }
                     (_queued, _sending) = (_sending, _queued);
-                    if (_promptQueued > 0)
+                    if (_writesQueued > 0)
                     {
                         _writeSends++;
-                        _writesSent += _promptQueued;
-                        Interlocked.Add(ref _promptOnWire, _promptQueued);
-                        _promptQueued = 0;
+                        _writesSent += _writesQueued;
+                        Interlocked.Add(ref _writesOnWire, _writesQueued);
+                        _writesQueued = 0;
                     }
                 }
                 _sending.SendTo(_write);
@@ -245,7 +246,7 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
     {
         // A full fence, paired with the one in CompletePending: either this thread sees the last
         // reply's decrement and sends itself, or that reply's receive batch sees this frame.
-        if (Interlocked.CompareExchange(ref _promptOnWire, 0, 0) > 0)
+        if (Interlocked.CompareExchange(ref _writesOnWire, 0, 0) > 0)
             return;
         if (NoWait.TryDefer(this))
             return;
@@ -321,7 +322,7 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
                 throw new InvalidDataException($"Reply to unknown request {requestId}.");
         }
         if (reply.AnsweredPromptly)
-            Interlocked.Decrement(ref _promptOnWire);
+            Interlocked.Decrement(ref _writesOnWire);
         byte[]? body = payload.Length > ReplyMessage.FixedSize ? payload[ReplyMessage.FixedSize..].ToArray() : null;
         reply.Complete(new LinkReply(status, body));
     }
