@@ -67,6 +67,7 @@ for _ in $(seq 1 100); do tandem replica list ha "${A[@]}" --json | grep -q '"no
 plain_url="iscsi://127.0.0.1:25260/$(target_of plain)/0"
 ha_url="iscsi://127.0.0.1:25260/$(target_of ha)/0"
 
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 WRITES=100000
 write_iops() { # url
   local secs
@@ -86,7 +87,6 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 if [ "${ONLY:-}" = writes ]; then
-  median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
   p=$(median "${PLAIN[@]}"); h=$(median "${HA[@]}")
   echo "medians: plain $p  ha $h  ratio $(awk -v a="$h" -v b="$p" 'BEGIN { printf "%.0f%%", 100 * a / b }')"
   exit 0
@@ -110,7 +110,6 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "round $round  resync ${RESYNC[-1]} B/s  loopback TCP ${TCP[-1]} B/s"
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
 p=$(median "${PLAIN[@]}"); h=$(median "${HA[@]}"); r=$(median "${RESYNC[@]}"); t=$(median "${TCP[@]}")
 write_ratio=$(awk -v a="$h" -v b="$p" 'BEGIN { printf "%.0f%%", 100 * a / b }')

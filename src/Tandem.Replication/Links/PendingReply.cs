@@ -48,6 +48,7 @@ public sealed class PendingReply : IValueTaskSource<LinkReply>
         finally
         {
             _core.Reset();
+            AnsweredPromptly = false;
             if (Pool.Count < 1024)
                 Pool.Enqueue(this);
         }

@@ -127,7 +127,6 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
     private PendingReply RegisterLocked(out ulong id)
     {
         var reply = PendingReply.Rent();
-        reply.AnsweredPromptly = false;
         id = ++_nextRequestId;
         lock (_pending)
         {
