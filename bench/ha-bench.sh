@@ -6,8 +6,8 @@
 #   - idle full resync of a 2 GiB HA device against loopback TCP throughput (iperf3 between the
 #     same two addresses).
 # Medians and ratios go into the HA section of bench/RESULTS.md (between its markers).
-# ONLY=writes measures just the writes and prints them (for a quick look while tuning; RESULTS.md
-# is not touched).
+# ONLY=writes or ONLY=resync measures just that and prints it (for a quick look while tuning;
+# RESULTS.md is not touched).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -77,8 +77,9 @@ write_iops() { # url
 
 declare -a PLAIN HA RESYNC TCP
 # Warm-up, not counted: both nodes' code paths compiled and both images' pages cached.
-write_iops "$plain_url" >/dev/null; write_iops "$ha_url" >/dev/null
+[ "${ONLY:-}" = resync ] || { write_iops "$plain_url" >/dev/null; write_iops "$ha_url" >/dev/null; }
 for round in $(seq 1 "$ROUNDS"); do
+  [ "${ONLY:-}" = resync ] && break
   if (( round % 2 )); then order=(plain ha); else order=(ha plain); fi
   for which in "${order[@]}"; do
     if [ "$which" = plain ]; then PLAIN+=("$(write_iops "$plain_url")"); else HA+=("$(write_iops "$ha_url")"); fi
@@ -109,6 +110,12 @@ for round in $(seq 1 "$ROUNDS"); do
   TCP+=("$(iperf3 -c 127.0.0.2 -B 127.0.0.1 -p 25201 -t 4 -f m 2>/dev/null | awk '/receiver/ { v = $7; u = $8 } END { m = (u == "Gbits/sec") ? 1000 : 1; printf "%.0f", v * m * 1e6 / 8 }')")
   echo "round $round  resync ${RESYNC[-1]} B/s  loopback TCP ${TCP[-1]} B/s"
 done
+
+if [ "${ONLY:-}" = resync ]; then
+  r=$(median "${RESYNC[@]}"); t=$(median "${TCP[@]}")
+  echo "medians: resync $r  TCP $t B/s  ratio $(awk -v a="$r" -v b="$t" 'BEGIN { printf "%.0f%%", 100 * a / b }')"
+  exit 0
+fi
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
 p=$(median "${PLAIN[@]}"); h=$(median "${HA[@]}"); r=$(median "${RESYNC[@]}"); t=$(median "${TCP[@]}")

@@ -3,6 +3,7 @@ using System.IO.Hashing;
 using Microsoft.Extensions.Logging;
 using Tandem.Replication.Links;
 using Tandem.Replication.Ordering;
+using Tandem.Replication.Sync;
 using Tandem.Replication.Wire;
 using Tandem.Storage;
 
@@ -124,20 +125,27 @@ public sealed partial class ReplicatedDevice
     }
 
     private ValueTask<ReplyStatus> ApplySyncDataAsync(long lba, ReadOnlyMemory<byte> data) =>
-        ApplySyncAsync(lba, data.Length / BlockSize, () => _local.WriteAsync(lba, data), "Writing resync data");
+        ApplySyncAsync(lba, data.Length / BlockSize, () => _local.WriteAsync(lba, data), data.Length, "Writing resync data");
 
     private ValueTask<ReplyStatus> ApplySyncUnmapAsync(long lba, long blockCount) =>
-        ApplySyncAsync(lba, blockCount, () => _local.UnmapAsync(lba, blockCount), "Deallocating for a resync");
+        ApplySyncAsync(lba, blockCount, () => _local.UnmapAsync(lba, blockCount), 0, "Deallocating for a resync");
 
     /// <summary>Resync data or holes from the sync source, applied under the apply lock.</summary>
-    private async ValueTask<ReplyStatus> ApplySyncAsync(long lba, long blockCount, Func<ValueTask> apply, string what)
+    private async ValueTask<ReplyStatus> ApplySyncAsync(long lba, long blockCount, Func<ValueTask> apply, int dataBytes, string what)
     {
         if (LocalState == ReplicaState.Synchronized && _serving)
             return ReplyStatus.NotReady; // never let resync data overwrite a copy that serves
+        FlushBehind? flushing = _syncFlush;
+        if (flushing?.Failure is { } failed)
+        {
+            _log.LogError(failed, "{What} of {Device} stops: a background flush of the resync failed", what, _options.DeviceName);
+            return ReplyStatus.IoError;
+        }
         try
         {
             using (await _applyLock.AcquireAsync(lba, blockCount).ConfigureAwait(false))
                 await apply().ConfigureAwait(false);
+            flushing?.Applied(dataBytes);
             return ReplyStatus.Ok;
         }
         catch (IOException e)

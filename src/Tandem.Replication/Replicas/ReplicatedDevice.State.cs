@@ -61,6 +61,7 @@ public sealed partial class ReplicatedDevice
                     }
                     LocalState = ReplicaState.Synchronizing;
                     _syncSource = peer;
+                    _syncFlush = new FlushBehind(() => _local.FlushAsync(), Track);
                 }
                 _log.LogInformation("{Device}: replica {Peer} starts a {Kind} synchronization of this node", _options.DeviceName, peer.Id, begin.SyncKind);
                 link.Reply(requestId, ReplyStatus.Ok);
@@ -69,6 +70,8 @@ public sealed partial class ReplicatedDevice
             case SyncEndMessage end:
                 RunAndReply(link, requestId, async () =>
                 {
+                    if (_syncFlush is { } flushing)
+                        await flushing.DrainAsync().ConfigureAwait(false);
                     await _local.FlushAsync().ConfigureAwait(false);
                     await CompleteAsSyncTargetAsync(peer, end).ConfigureAwait(false);
                     return null;
@@ -335,6 +338,7 @@ public sealed partial class ReplicatedDevice
             if (_syncSource != source || LocalState != ReplicaState.Synchronizing)
                 return;
             _syncSource = null;
+            _syncFlush = null;
             LocalState = ReplicaState.NotSynchronized;
         }
         _log.LogWarning("{Device}: synchronization of this node by replica {Peer} was interrupted; this node's copy stays not synchronized until it is synchronized again",
@@ -436,6 +440,7 @@ public sealed partial class ReplicatedDevice
             Volatile.Write(ref _header, header with { Generation = end.Generation, History = end.History.Take(ReplicationHeader.MaxHistory).ToArray() });
             LocalState = ReplicaState.Synchronized;
             _syncSource = null;
+            _syncFlush = null;
             source.RecordedState = ReplicaState.Synchronized;
             source.SplitBrain = false;
         }

@@ -50,6 +50,9 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
     private volatile bool _serving;
     /// <summary>The partner synchronizing this node while <see cref="LocalState"/> is Synchronizing (under _stateLock).</summary>
     private ReplicaPeer? _syncSource;
+
+    /// <summary>Background flushing of the resync in progress into this node; null when none is.</summary>
+    private volatile FlushBehind? _syncFlush;
     private readonly InFlightJournal? _journal;
 
     /// <summary>What a crash of this node left unaccounted for, until a sync with a partner settles it; null after a clean stop.</summary>

@@ -196,7 +196,19 @@ internal sealed class ReplicaLab : IAsyncDisposable
             await inner.WriteAsync(lba, data, flags, cancellationToken);
         }
 
-        public ValueTask FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+        /// <summary>Flushes asked of this copy so far.</summary>
+        public int Flushes => Volatile.Read(ref _flushes);
+        private int _flushes;
+
+        /// <summary>While set, every flush fails with it: a disk that lost writes.</summary>
+        public IOException? FlushFault { get; set; }
+
+        public ValueTask FlushAsync(CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _flushes);
+            return FlushFault is { } fault ? ValueTask.FromException(fault) : inner.FlushAsync(cancellationToken);
+        }
+
         public ValueTask UnmapAsync(long lba, long blockCount, CancellationToken cancellationToken = default) => inner.UnmapAsync(lba, blockCount, cancellationToken);
         public ValueTask<LbaExtent> GetLbaStatusAsync(long lba, CancellationToken cancellationToken = default) => inner.GetLbaStatusAsync(lba, cancellationToken);
         public ValueTask ResizeAsync(long newBlockCount, CancellationToken cancellationToken = default) => inner.ResizeAsync(newBlockCount, cancellationToken);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Tandem.Replication.Replicas;
+using Tandem.Replication.Sync;
 using Tandem.Storage;
 
 namespace Tandem.Replication.Tests.Replicas;
@@ -140,7 +141,41 @@ public sealed class ReplicaPairTests
     {
         lab[2].Persisted = lab[2].Persisted with { State = "not-synchronized", Generation = Generation.NewRandom() };
         lab[1].Persisted = lab[1].Persisted with { Nodes = lab[1].Persisted.Nodes.Select(n => n.NodeId == 2 ? n with { State = "not-synchronized" } : n).ToArray() };
-        await lab[1].Storage.WriteAsync(0, RandomNumberGenerator.GetBytes((int)Size));
+        await lab[1].Storage.WriteAsync(0, RandomNumberGenerator.GetBytes((int)(lab[1].Storage.BlockCount * ReplicaLab.BlockSize)));
+    }
+
+    /// <summary>Large enough for two background flushes of resync data on the target (and a tail).</summary>
+    private const long TwoFlushesOfResync = 2 * FlushBehind.BytesPerFlush + (32 << 20);
+
+    [Fact]
+    public async Task A_sync_target_flushes_resync_data_while_it_arrives_not_only_at_the_end()
+    {
+        await using var lab = new ReplicaLab(2, TwoFlushesOfResync);
+        await LeaveNodeTwoBehindAsync(lab);
+        lab.StartAll();
+        var peer = lab[1].Device!.Peers[0];
+        await lab.WaitUntilAsync(() => lab[2].Device!.IsServing && peer.LastSync is not null, "node 2 synchronized", timeoutMs: 60000);
+        Assert.Equal(TwoFlushesOfResync, peer.LastSync!.BytesDone);
+        // One flush per 128 MiB applied, in the background, and the one owed before it calls itself synchronized.
+        Assert.True(lab[2].Storage.Flushes >= 3, $"node 2 flushed {lab[2].Storage.Flushes} times during a {TwoFlushesOfResync >> 20} MiB sync");
+        Assert.Equal(lab[1].ReadAll(), lab[2].ReadAll());
+    }
+
+    [Fact]
+    public async Task A_failed_background_flush_stops_the_sync_and_the_target_never_serves()
+    {
+        await using var lab = new ReplicaLab(2, TwoFlushesOfResync);
+        await LeaveNodeTwoBehindAsync(lab);
+        lab[2].Storage.FlushFault = new IOException("injected: the disk lost writes");
+        lab.StartAll();
+        var peer = lab[1].Device!.Peers[0];
+        await lab.WaitUntilAsync(() => peer.LastSync is not null, "the sync stopped", timeoutMs: 60000);
+        // Stopped early, at the first data after the failed flush, not at the final flush.
+        Assert.True(peer.LastSync!.BytesDone < TwoFlushesOfResync, $"the sync copied {peer.LastSync.BytesDone} bytes after its target's flush failed");
+        Assert.False(lab[2].Device!.IsServing);
+        Assert.NotEqual(ReplicaState.Synchronized, lab[2].Device!.LocalState);
+        Assert.NotEqual(ReplicaState.Synchronized, peer.RecordedState);
+        Assert.True(lab[1].Device!.IsServing); // the source keeps serving its clients
     }
 
     [Fact]
