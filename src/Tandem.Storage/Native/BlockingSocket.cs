@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Tandem.Storage.Native;
@@ -17,6 +18,11 @@ public static unsafe partial class BlockingSocket
     private const short POLLOUT = 0x4;
     private const int MSG_DONTWAIT = 0x40;
     private const int MSG_NOSIGNAL = 0x4000;
+    private const int F_GETFL = 3;
+    private const int F_SETFL = 4;
+    private const int O_NONBLOCK = 0x800;
+    private const int SOL_SOCKET = 1;
+    private const int SO_RCVTIMEO = 20;
 
     /// <summary>Linux's IOV_MAX: the most buffers one sendmsg(2) takes.</summary>
     public const int MaxBuffersPerSend = 1024;
@@ -44,6 +50,19 @@ public static unsafe partial class BlockingSocket
         public int Flags;
     }
 
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeVal
+    {
+        public long Seconds;
+        public long Microseconds;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fcntl(int fd, int command, int argument);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int setsockopt(int fd, int level, int name, void* value, uint length);
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial int poll(PollFd* fds, nuint count, int timeout);
 
@@ -61,23 +80,58 @@ public static unsafe partial class BlockingSocket
     /// <see cref="ObjectDisposedException"/> once the socket is closed, and
     /// <see cref="TimeoutException"/> after <paramref name="timeoutMilliseconds"/> without data (-1: none).
     /// </summary>
+    /// <remarks>
+    /// The thread waits inside recv(2) itself: one system call per arrival, where a non-blocking
+    /// recv, then poll, then recv again cost three. The socket is switched to blocking reads with a
+    /// receive timeout the first time (<see cref="PrepareForWaitingReads"/>), so a waiting read still
+    /// returns after <see cref="PollMilliseconds"/> to notice a close or its deadline. Sends are
+    /// unaffected: they always pass MSG_DONTWAIT.
+    /// </remarks>
     public static int Receive(Socket socket, Span<byte> buffer, int timeoutMilliseconds = -1)
     {
         long deadline = timeoutMilliseconds < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMilliseconds;
         SafeHandle handle = socket.SafeHandle;
         using var fd = new FileDescriptor(handle);
+        bool waitsInRecv = PrepareForWaitingReads(handle, fd.Value);
         fixed (byte* bytes = buffer)
         {
             while (true)
             {
-                nint n = recv(fd.Value, bytes, (nuint)buffer.Length, MSG_DONTWAIT);
+                nint n = recv(fd.Value, bytes, (nuint)buffer.Length, waitsInRecv ? 0 : MSG_DONTWAIT);
                 if (n >= 0)
                     return (int)n;
+                // Blocking: the receive timeout elapsed. Non-blocking (not prepared, or switched
+                // back by someone): nothing to read. Either way poll, which never spins.
                 WaitOrThrow(handle, fd.Value, POLLIN);
                 if (Environment.TickCount64 > deadline)
                     throw new TimeoutException("The peer sent nothing in time.");
             }
         }
+    }
+
+    /// <summary>Sockets whose reads wait in recv(2) (or, when they could not be set up so, in poll).</summary>
+    private static readonly ConditionalWeakTable<SafeHandle, StrongBox<bool>> ReadModes = new();
+
+    /// <summary>
+    /// Once per socket: clears O_NONBLOCK (.NET sets it on a socket that ever saw an asynchronous
+    /// call, such as ConnectAsync) and sets SO_RCVTIMEO. True when reads may block in recv(2).
+    /// </summary>
+    private static bool PrepareForWaitingReads(SafeHandle handle, int fd) =>
+        ReadModes.TryGetValue(handle, out var known) ? known.Value : PrepareFirstRead(handle, fd);
+
+    /// <summary>The first read of a socket (its own method: the closure below would allocate on every read).</summary>
+    private static bool PrepareFirstRead(SafeHandle handle, int fd)
+    {
+        bool blocking = false;
+        int flags = fcntl(fd, F_GETFL, 0);
+        if (flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0)
+        {
+            var timeout = new TimeVal { Seconds = 0, Microseconds = PollMilliseconds * 1000 };
+            blocking = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, (uint)sizeof(TimeVal)) == 0;
+            if (!blocking)
+                fcntl(fd, F_SETFL, flags); // no timeout, no blocking: a close would never wake the read
+        }
+        return ReadModes.GetValue(handle, _ => new StrongBox<bool>(blocking)).Value;
     }
 
     /// <summary>Writes all of <paramref name="data"/> to a stream: blocking send on a socket, a plain write otherwise (tests).</summary>

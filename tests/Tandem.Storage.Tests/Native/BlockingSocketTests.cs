@@ -136,4 +136,44 @@ public sealed class BlockingSocketTests : IDisposable
         Assert.Equal("hello"u8.ToArray(), buffer[..n]);
         Assert.Equal(0, BlockingSocket.Receive(_sender, buffer));
     }
+
+    [Fact]
+    public async Task A_receive_with_a_deadline_times_out_when_nothing_arrives()
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Task<int> waiting = Task.Run(() => BlockingSocket.Receive(_sender, new byte[100], timeoutMilliseconds: 300));
+        await Assert.ThrowsAsync<TimeoutException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(clock.ElapsedMilliseconds >= 300, $"gave up after {clock.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task A_receive_waiting_inside_recv_ends_when_the_socket_is_closed_without_a_shutdown()
+    {
+        // close(2) alone does not wake a thread blocked in recv(2): the receive timeout must.
+        Task<int> waiting = Task.Run(() => BlockingSocket.Receive(_sender, new byte[100]));
+        await Task.Delay(100);
+        Assert.False(waiting.IsCompleted);
+        _sender.Close();
+        Exception? failure = await Record.ExceptionAsync(() => waiting.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.True(failure is SocketException or ObjectDisposedException, $"unexpected: {failure}");
+    }
+
+    [Fact]
+    public async Task A_socket_connected_asynchronously_still_waits_for_data_and_for_its_deadline()
+    {
+        // .NET leaves a socket that saw an asynchronous call non-blocking at the OS level.
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        using var server = listener.Accept();
+
+        Assert.Throws<TimeoutException>(() => BlockingSocket.Receive(client, new byte[16], timeoutMilliseconds: 100));
+        Task<int> waiting = Task.Run(() => BlockingSocket.Receive(client, new byte[16]));
+        await Task.Delay(100);
+        Assert.False(waiting.IsCompleted);
+        BlockingSocket.SendAll(server, "late"u8);
+        Assert.Equal(4, await waiting.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
 }
