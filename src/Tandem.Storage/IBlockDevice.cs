@@ -49,6 +49,20 @@ public interface IBlockDevice : IAsyncDisposable
     /// <summary>Writes <c>data.Length / BlockSize</c> blocks starting at <paramref name="lba"/>.</summary>
     ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags = WriteFlags.None, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Writes <paramref name="pieces"/> back to back from <paramref name="lba"/> (each whole blocks,
+    /// at most 64 of them), as one operation where the store can: a replication partner applies a
+    /// batch of adjacent writes this way. The default writes the pieces one after another.
+    /// </summary>
+    async ValueTask WriteGatheredAsync(long lba, IReadOnlyList<ReadOnlyMemory<byte>> pieces, CancellationToken cancellationToken = default)
+    {
+        for (int i = 0; i < pieces.Count; i++)
+        {
+            await WriteAsync(lba, pieces[i], WriteFlags.None, cancellationToken).ConfigureAwait(false);
+            lba += pieces[i].Length / BlockSize;
+        }
+    }
+
     /// <summary>Makes every completed write durable (SYNCHRONIZE CACHE).</summary>
     ValueTask FlushAsync(CancellationToken cancellationToken = default);
 

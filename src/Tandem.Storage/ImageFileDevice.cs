@@ -231,6 +231,28 @@ public sealed class ImageFileDevice : IBlockDevice
         }
     }
 
+    /// <remarks>One pwritev, synchronously, like <see cref="WriteAsync"/>.</remarks>
+    public ValueTask WriteGatheredAsync(long lba, IReadOnlyList<ReadOnlyMemory<byte>> pieces, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            long bytes = 0;
+            for (int i = 0; i < pieces.Count; i++)
+            {
+                if (pieces[i].Length % BlockSize != 0)
+                    throw new ArgumentException($"A piece of {pieces[i].Length} bytes is not whole {BlockSize}-byte blocks.", nameof(pieces));
+                bytes += pieces[i].Length;
+            }
+            BlockGeometry.ValidateRange(lba, bytes, BlockSize, BlockCount);
+            LibC.WriteGathered(_handle, pieces, lba * BlockSize, ImagePath);
+            return default;
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException(e);
+        }
+    }
+
     private void Write(long lba, ReadOnlyMemory<byte> data, WriteFlags flags)
     {
         RandomAccess.Write(_handle, data.Span, lba * BlockSize);

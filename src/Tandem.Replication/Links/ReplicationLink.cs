@@ -59,6 +59,9 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
     public int LocalId { get; }
     public int PeerId { get; }
 
+    /// <summary>What the handler keeps for this link's receive loop; touched only on that loop.</summary>
+    public object? ReceiveState { get; set; }
+
     /// <summary>Lock held while appending frames (shared by all links of one device).</summary>
     public object SendLock { get; }
 
@@ -277,24 +280,25 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
                         }
                         else if (header.Type != FrameType.Heartbeat)
                         {
-                            // Writes to a local image complete synchronously; anything else (a
-                            // contended range lock) is waited for here: this thread is the link's own.
-                            ValueTask handled = _handler.HandleRequestAsync(this, header, payload);
-                            if (!handled.IsCompletedSuccessfully)
-                            {
-                                CompletionBurst.Flush(); // nothing parked waits on this thread's block
-                                handled.AsTask().GetAwaiter().GetResult();
-                            }
+                            Wait(_handler.HandleRequestAsync(this, header, payload));
                         }
-                        _handler.ObservePeerClock(PeerId, header.SenderClock);
+                        _handler.ObservePeerClock(this, header.SenderClock);
                     }
                 }
                 finally
                 {
-                    CompletionBurst.End();
-                    lock (SendLock)
-                        _corked = false;
-                    Flush();
+                    try
+                    {
+                        // Also when a frame failed: what the handler holds back (locks) must be released.
+                        Wait(_handler.EndBatchAsync(this));
+                    }
+                    finally
+                    {
+                        CompletionBurst.End();
+                        lock (SendLock)
+                            _corked = false;
+                        Flush();
+                    }
                 }
             }
         }
@@ -308,6 +312,19 @@ public sealed class ReplicationLink : IAsyncDisposable, IDeferredFlush
         }
         Fail(reason);
         _received.TrySetResult();
+    }
+
+    /// <summary>
+    /// Waits on the receive thread for a request's work (writes to a local image complete
+    /// synchronously; anything else, such as a contended range lock, is waited for here: this
+    /// thread is the link's own).
+    /// </summary>
+    private static void Wait(ValueTask work)
+    {
+        if (work.IsCompletedSuccessfully)
+            return;
+        CompletionBurst.Flush(); // nothing parked waits on this thread's block
+        work.AsTask().GetAwaiter().GetResult();
     }
 
     private void CompletePending(ulong requestId, ReadOnlySpan<byte> payload)

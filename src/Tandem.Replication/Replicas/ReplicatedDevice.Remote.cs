@@ -19,18 +19,37 @@ public sealed partial class ReplicatedDevice
 
     long ILinkHandler.CurrentClock => _ordering.Clock;
 
-    void ILinkHandler.ObservePeerClock(int peerId, long clock) => _ordering.ObservePeerClock(peerId, clock);
+    void ILinkHandler.ObservePeerClock(ReplicationLink link, long clock)
+    {
+        // A gathered write is not on the local copy yet: its stamp must not be forgotten before it is.
+        if (link.ReceiveState is RemoteWriteGather { IsEmpty: false } gather)
+            gather.PendingClock = clock;
+        else
+            _ordering.ObservePeerClock(link.PeerId, clock);
+    }
+
+    ValueTask ILinkHandler.EndBatchAsync(ReplicationLink link) =>
+        link.ReceiveState is RemoteWriteGather { IsEmpty: false } gather ? WriteGatheredAsync(link, gather) : default;
 
     async ValueTask ILinkHandler.HandleRequestAsync(ReplicationLink link, FrameHeader header, ReadOnlyMemory<byte> payload)
     {
         ReplicaPeer peer = PeerById(link.PeerId);
         if (!link.IsUp || peer.Link != link)
             throw new IOException("Frame on a link that is already down; discarded."); // late frames of a lost partner
+        var gather = (RemoteWriteGather)(link.ReceiveState ??= new RemoteWriteGather());
+        if (header.Type != FrameType.Write)
+            await WriteGatheredAsync(link, gather).ConfigureAwait(false); // whatever comes next sees the writes before it
         switch (header.Type)
         {
             case FrameType.Write:
                 if (!WriteMessage.TryRead(payload, out var write) || !IsWholeBlocks(write.Data.Length) || !InRange(write.Lba, write.Data.Length / BlockSize))
                     throw BadRequest(link, header, "malformed or out-of-range write");
+                if (!write.ForceUnitAccess && write.Stamp.NodeId == peer.Id)
+                {
+                    await GatherRemoteWriteAsync(peer, link, gather, header.RequestId, write.Stamp, write.Lba, write.Data).ConfigureAwait(false);
+                    return;
+                }
+                await WriteGatheredAsync(link, gather).ConfigureAwait(false);
                 link.Reply(header.RequestId, await ApplyRemoteAsync(peer, write.Stamp, write.Lba, write.Data.Length / BlockSize, write.Data,
                     write.ForceUnitAccess ? WriteFlags.ForceUnitAccess : WriteFlags.None, unmap: false).ConfigureAwait(false));
                 return;
@@ -87,6 +106,114 @@ public sealed partial class ReplicatedDevice
         }
     }
 
+    /// <summary>
+    /// A partner's plain write: planned under its apply lock now, written with the adjacent writes
+    /// of the same receive batch in one gathered write (<see cref="RemoteWriteGather"/>), and answered
+    /// once that is done. Never waits for a lock while holding the gathered ones.
+    /// </summary>
+    private async ValueTask GatherRemoteWriteAsync(ReplicaPeer from, ReplicationLink link, RemoteWriteGather gather, ulong requestId,
+        Stamp stamp, long lba, ReadOnlyMemory<byte> data)
+    {
+        long blockCount = data.Length / BlockSize;
+        if (!gather.CanTake(lba, data.Length))
+            await WriteGatheredAsync(link, gather).ConfigureAwait(false);
+        ValueTask<RangeLock.Holder> locking = _applyLock.AcquireAsync(lba, blockCount);
+        if (!locking.IsCompleted)
+            await WriteGatheredAsync(link, gather).ConfigureAwait(false);
+        RangeLock.Holder held = await locking.ConfigureAwait(false);
+        List<BlockRun> runs = from.ApplyRuns;
+        try
+        {
+            _ordering.PlanRemoteWrite(lba, blockCount, stamp, runs);
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+        if (runs.Count == 1 && runs[0] == new BlockRun(lba, blockCount))
+        {
+            gather.Add(requestId, held, lba, blockCount, data);
+            return;
+        }
+        // Newer writes overtook some of its blocks (or all): what is left is written now, alone.
+        ReplyStatus status = ReplyStatus.Ok;
+        using (held)
+        {
+            try
+            {
+                await WriteRunsAsync(runs, lba, data, WriteFlags.None, unmap: false).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                status = FailedRemoteWrite(from, e);
+            }
+        }
+        if (status == ReplyStatus.Ok)
+            MarkForPartnersWithoutWrites(from, lba, blockCount);
+        link.Reply(requestId, status);
+    }
+
+    /// <summary>Writes out the gathered writes of a partner, answers them, releases their locks and observes the clock held back.</summary>
+    private async ValueTask WriteGatheredAsync(ReplicationLink link, RemoteWriteGather gather)
+    {
+        if (gather.IsEmpty)
+            return;
+        ReplicaPeer from = PeerById(link.PeerId);
+        try
+        {
+            ReplyStatus status = ReplyStatus.Ok;
+            try
+            {
+                await _local.WriteGatheredAsync(gather.Lba, gather.Pieces).ConfigureAwait(false);
+                MarkForPartnersWithoutWrites(from, gather.Lba, gather.End - gather.Lba);
+            }
+            catch (IOException e)
+            {
+                status = FailedRemoteWrite(from, e);
+            }
+            for (int i = 0; i < gather.Count; i++)
+                link.Reply(gather.RequestId(i), status);
+        }
+        finally
+        {
+            gather.Clear();
+            if (gather.PendingClock >= 0)
+            {
+                _ordering.ObservePeerClock(link.PeerId, gather.PendingClock);
+                gather.PendingClock = -1;
+            }
+        }
+    }
+
+    private ReplyStatus FailedRemoteWrite(ReplicaPeer from, IOException e)
+    {
+        _log.LogError(e, "Applying a write from replica {Peer} to {Device} failed", from.Id, _options.DeviceName);
+        MarkLocalStale("a write from a partner failed on this node's storage");
+        return ReplyStatus.IoError;
+    }
+
+    /// <summary>Partners that do not receive writes must learn about a partner's write from us later.</summary>
+    private void MarkForPartnersWithoutWrites(ReplicaPeer from, long lba, long blockCount)
+    {
+        foreach (var peer in _peers)
+        {
+            if (peer != from && !peer.ReceivesWrites)
+                peer.Bitmap.MarkBlocks(lba, blockCount);
+        }
+    }
+
+    private async ValueTask WriteRunsAsync(List<BlockRun> runs, long lba, ReadOnlyMemory<byte> data, WriteFlags flags, bool unmap)
+    {
+        foreach (BlockRun run in runs)
+        {
+            if (unmap)
+                await _local.UnmapAsync(run.Lba, run.BlockCount).ConfigureAwait(false);
+            else
+                await _local.WriteAsync(run.Lba, data.Slice((int)((run.Lba - lba) * BlockSize), (int)(run.BlockCount * BlockSize)), flags).ConfigureAwait(false);
+        }
+    }
+
     private async ValueTask<ReplyStatus> ApplyRemoteAsync(ReplicaPeer from, Stamp stamp, long lba, long blockCount, ReadOnlyMemory<byte> data,
         WriteFlags flags, bool unmap)
     {
@@ -98,29 +225,16 @@ public sealed partial class ReplicatedDevice
             {
                 List<BlockRun> runs = from.ApplyRuns;
                 _ordering.PlanRemoteWrite(lba, blockCount, stamp, runs);
-                foreach (BlockRun run in runs)
-                {
-                    if (unmap)
-                        await _local.UnmapAsync(run.Lba, run.BlockCount).ConfigureAwait(false);
-                    else
-                        await _local.WriteAsync(run.Lba, data.Slice((int)((run.Lba - lba) * BlockSize), (int)(run.BlockCount * BlockSize)), flags).ConfigureAwait(false);
-                }
+                await WriteRunsAsync(runs, lba, data, flags, unmap).ConfigureAwait(false);
                 if ((flags & WriteFlags.ForceUnitAccess) != 0 && runs.Count == 0)
                     await _local.FlushAsync().ConfigureAwait(false);
             }
-            // Partners that do not receive writes must learn about this one from us later.
-            foreach (var peer in _peers)
-            {
-                if (peer != from && !peer.ReceivesWrites)
-                    peer.Bitmap.MarkBlocks(lba, blockCount);
-            }
+            MarkForPartnersWithoutWrites(from, lba, blockCount);
             return ReplyStatus.Ok;
         }
         catch (IOException e)
         {
-            _log.LogError(e, "Applying a write from replica {Peer} to {Device} failed", from.Id, _options.DeviceName);
-            MarkLocalStale("a write from a partner failed on this node's storage");
-            return ReplyStatus.IoError;
+            return FailedRemoteWrite(from, e);
         }
     }
 

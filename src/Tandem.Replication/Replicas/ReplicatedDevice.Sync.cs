@@ -19,21 +19,27 @@ public sealed partial class ReplicatedDevice
     /// <summary>Starts synchronizing a partner from this node (fast: the bitmap's extents; full: everything).</summary>
     public void StartSync(ReplicaPeer peer, bool full, bool force = false)
     {
+        ReplicationLink link;
+        SyncProgress progress;
+        CancellationTokenSource cancellation;
         lock (_stateLock)
         {
             if (peer.Sync is not null || _disposed)
                 return;
-            if (peer.Link is not { IsUp: true })
+            if (peer.Link is not { IsUp: true } up)
                 throw new InvalidOperationException($"Replica {peer.Id} is not connected.");
+            link = up;
             if (!_serving)
                 throw new InvalidOperationException("This node does not hold synchronized data; synchronize it from a partner instead.");
             if (full)
                 peer.Bitmap.MarkAll();
-            var cancellation = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            cancellation = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
             peer.SyncCancellation = cancellation;
-            peer.Sync = new SyncProgress(full ? "full" : "fast", LocalId, peer.Id, peer.Bitmap.DirtyBytes);
+            peer.Sync = progress = new SyncProgress(full ? "full" : "fast", LocalId, peer.Id, peer.Bitmap.DirtyBytes);
         }
-        Track(Task.Run(() => RunSyncAsync(peer, peer.Link!, peer.Sync!, force, peer.SyncCancellation!.Token)));
+        // The link checked above, not peer.Link when the task runs: by then the link may be down
+        // and peer.Link null or a newer link the sync was not begun on.
+        Track(Task.Run(() => RunSyncAsync(peer, link, progress, force, cancellation.Token)));
         RaiseStateChanged();
     }
 
@@ -93,10 +99,16 @@ public sealed partial class ReplicatedDevice
             _log.LogInformation("{Device}: {Kind} synchronization of replica {Peer} done: {Bytes} bytes in {Seconds:0.0} s ({Rate} MiB/s)",
                 _options.DeviceName, progress.Kind, peer.Id, progress.BytesDone, progress.Elapsed.TotalSeconds, progress.RateBytesPerSecond >> 20);
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
+        catch (Exception e)
         {
-            _log.LogWarning("{Device}: synchronization of replica {Peer} stopped after {Bytes} bytes: {Reason}",
-                _options.DeviceName, peer.Id, progress.BytesDone, e.Message);
+            // Expected: the link or the partner failed, or the sync was cancelled. Anything else is
+            // a defect, logged as an error; either way the sync must end, or none could start again.
+            if (e is IOException or OperationCanceledException or InvalidOperationException)
+                _log.LogWarning("{Device}: synchronization of replica {Peer} stopped after {Bytes} bytes: {Reason}",
+                    _options.DeviceName, peer.Id, progress.BytesDone, e.Message);
+            else
+                _log.LogError(e, "{Device}: synchronization of replica {Peer} failed after {Bytes} bytes",
+                    _options.DeviceName, peer.Id, progress.BytesDone);
             lock (_stateLock)
             {
                 progress.Finish();

@@ -231,18 +231,7 @@ public static unsafe partial class BlockingSocket
                     continue;
                 }
                 sent += n;
-                // Step past what went out: whole buffers, then into the one it stopped in.
-                nuint left = (nuint)n;
-                while (next < count && left >= vectors[next].Length)
-                {
-                    left -= vectors[next].Length;
-                    next++;
-                }
-                if (next < count)
-                {
-                    vectors[next].Base += left;
-                    vectors[next].Length -= left;
-                }
+                next = IoVec.Advance(vectors, next, count, (nuint)n);
             }
             return true;
         }

@@ -196,6 +196,38 @@ internal sealed class ReplicaLab : IAsyncDisposable
             await inner.WriteAsync(lba, data, flags, cancellationToken);
         }
 
+        /// <summary>Gathered writes of more than one piece so far, and the pieces they carried.</summary>
+        public (int Writes, int Pieces) Gathered
+        {
+            get
+            {
+                lock (this)
+                    return _gathered;
+            }
+        }
+        private (int Writes, int Pieces) _gathered;
+
+        /// <summary>While set, gathered writes fail with it: a disk that fails a partner's batch.</summary>
+        public IOException? GatheredWriteFault { get; set; }
+
+        public ValueTask WriteGatheredAsync(long lba, IReadOnlyList<ReadOnlyMemory<byte>> pieces, CancellationToken cancellationToken = default)
+        {
+            if (pieces.Count > 1)
+            {
+                lock (this)
+                    _gathered = (_gathered.Writes + 1, _gathered.Pieces + pieces.Count);
+            }
+            if (GatheredWriteFault is { } fault)
+                return ValueTask.FromException(fault);
+            return WriteGate is { } gate ? WriteGatheredAfterAsync(gate, lba, pieces, cancellationToken) : inner.WriteGatheredAsync(lba, pieces, cancellationToken);
+        }
+
+        private async ValueTask WriteGatheredAfterAsync(Task gate, long lba, IReadOnlyList<ReadOnlyMemory<byte>> pieces, CancellationToken cancellationToken)
+        {
+            await gate;
+            await inner.WriteGatheredAsync(lba, pieces, cancellationToken);
+        }
+
         /// <summary>Flushes asked of this copy so far.</summary>
         public int Flushes => Volatile.Read(ref _flushes);
         private int _flushes;

@@ -106,6 +106,67 @@ public sealed class ReplicaPairTests
     }
 
     [Fact]
+    public async Task A_partner_writes_adjacent_writes_of_one_batch_with_one_gathered_write()
+    {
+        var quiet = ReplicaLab.FastTimings with { HeartbeatInterval = TimeSpan.FromMinutes(1), Timeout = TimeSpan.FromMinutes(2) };
+        await using var lab = new ReplicaLab(2, Size, timings: quiet);
+        lab.StartAll();
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing && n.Device.Peers.All(p => p.ReceivesWrites)), "both serve");
+        var link = lab[1].Device!.Peers[0].Link!;
+        var (_, sendsBefore) = link.WriteTraffic;
+
+        // Node 2's disk stalls on the first write, so the next 24 queue on node 1 and leave in one
+        // send; they are adjacent (8 blocks each, in stamp order: issued from this one thread).
+        var stalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lab[2].Storage.WriteGate = stalled.Task;
+        var blocks = Enumerable.Range(0, 25).Select(_ => RandomNumberGenerator.GetBytes(4096)).ToArray();
+        var writes = new List<Task>();
+        try
+        {
+            writes.Add(lab[1].Device!.WriteAsync(0, blocks[0]).AsTask());
+            await lab.WaitUntilAsync(() => link.WriteTraffic.Sends == sendsBefore + 1, "the first write is sent");
+            for (int i = 1; i < blocks.Length; i++)
+                writes.Add(lab[1].Device!.WriteAsync(i * 8, blocks[i]).AsTask());
+            Assert.Equal(24, link.WritesWaiting);
+        }
+        finally
+        {
+            lab[2].Storage.WriteGate = null;
+            stalled.SetResult();
+        }
+        await Task.WhenAll(writes);
+
+        var (gathered, pieces) = lab[2].Storage.Gathered;
+        Assert.True(gathered >= 1 && pieces >= 2, $"node 2 made {gathered} gathered writes of {pieces} pieces");
+        Assert.True(gathered <= 12, $"24 adjacent writes in one send took {gathered} gathered writes");
+        byte[] expected = blocks.SelectMany(b => b).ToArray();
+        Assert.Equal(expected, lab[2].ReadAll()[..expected.Length]);
+        Assert.Equal(lab[1].ReadAll(), lab[2].ReadAll());
+        Assert.Equal(0, lab[2].Device!.Peers[0].Bitmap.DirtyExtents);
+    }
+
+    [Fact]
+    public async Task A_gathered_write_that_fails_on_the_partner_leaves_it_stale_and_the_origin_serving_until_a_resync_repairs_it()
+    {
+        await using var lab = new ReplicaLab(2, Size);
+        lab.StartAll();
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing && n.Device.Peers.All(p => p.ReceivesWrites)), "both serve");
+
+        lab[2].Storage.GatheredWriteFault = new IOException("injected: the partner's disk failed a batch");
+        var blocks = Enumerable.Range(0, 32).Select(_ => RandomNumberGenerator.GetBytes(4096)).ToArray();
+        // Every client write completes: node 1 has it, and node 2's failure only drops node 2.
+        await Task.WhenAll(blocks.Select((b, i) => lab[1].Device!.WriteAsync(i * 8, b).AsTask()));
+        await lab.WaitUntilAsync(() => !lab[2].Device!.IsServing, "node 2 stops serving");
+        Assert.True(lab[1].Device!.IsServing);
+        Assert.Equal(blocks.SelectMany(b => b).ToArray(), lab[1].ReadAll()[..(blocks.Length * 4096)]);
+
+        // The disk recovers: a resync brings node 2 back, identical.
+        lab[2].Storage.GatheredWriteFault = null;
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing && n.Device.Peers.All(p => p.ReceivesWrites)), "both serve again", timeoutMs: 30_000);
+        Assert.Equal(lab[1].ReadAll(), lab[2].ReadAll());
+    }
+
+    [Fact]
     public async Task A_partner_that_stops_is_fast_synchronized_when_it_returns()
     {
         await using var lab = new ReplicaLab(2, Size);
