@@ -89,6 +89,13 @@ public enum WriteFlags
     None = 0,
     /// <summary>FUA: the write is on stable storage when it completes.</summary>
     ForceUnitAccess = 1,
+
+    /// <summary>
+    /// The caller waits for more than this write anyway (an HA write waits for its partners): a
+    /// device may complete it when the receive loop running it ends its batch, gathered with
+    /// adjacent writes into one system call. Ignored outside such a loop and with FUA.
+    /// </summary>
+    MayDefer = 2,
 }
 
 /// <summary>A run of blocks with one provisioning status.</summary>

@@ -170,9 +170,10 @@ public sealed class ImageFileDevice : IBlockDevice
         try
         {
             BlockGeometry.ValidateRange(lba, buffer.Length, BlockSize, BlockCount);
+            DeferredWriteRun.WriteOutFor(this); // this thread's own writes, put off to its batch's end, come first
             // The hand-off allocates a task: only on a miss, which costs a disk read anyway.
             if (NoWait.IsActive && !TryReadCached(lba, buffer.Span))
-                return new ValueTask(Task.Run(() => Read(lba, buffer)));
+                return ReadOnWorker(lba, buffer);
             Read(lba, buffer);
             return default;
         }
@@ -181,6 +182,12 @@ public sealed class ImageFileDevice : IBlockDevice
             return ValueTask.FromException(e);
         }
     }
+
+    // The hand-offs live in methods of their own: a lambda over the parameters of ReadAsync or
+    // WriteAsync would make every call allocate its closure, hand-off or not.
+    private ValueTask ReadOnWorker(long lba, Memory<byte> buffer) => new(Task.Run(() => Read(lba, buffer)));
+
+    private ValueTask WriteOnWorker(long lba, ReadOnlyMemory<byte> data, WriteFlags flags) => new(Task.Run(() => Write(lba, data, flags)));
 
     /// <summary>True when the whole range came from the page cache.</summary>
     private bool TryReadCached(long lba, Span<byte> buffer)
@@ -213,15 +220,21 @@ public sealed class ImageFileDevice : IBlockDevice
     /// <remarks>
     /// Completes synchronously (one pwrite, plus fdatasync for FUA), for the reason given on
     /// <see cref="ReadAsync"/>. A buffered pwrite copies into the page cache, so it runs inside a
-    /// <see cref="NoWait"/> scope too; a FUA write's fdatasync continues on a worker.
+    /// <see cref="NoWait"/> scope too; a FUA write's fdatasync continues on a worker. A write marked
+    /// <see cref="WriteFlags.MayDefer"/> that a receive loop runs in its batch completes when the
+    /// batch ends, gathered with its adjacent neighbours into one pwritev (<see cref="DeferredWriteRun"/>).
+    /// Plain writes are not put off: an iSCSI WRITE that completes on the spot costs no task.
     /// </remarks>
     public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags = WriteFlags.None, CancellationToken cancellationToken = default)
     {
         try
         {
             BlockGeometry.ValidateRange(lba, data.Length, BlockSize, BlockCount);
+            if ((flags & (WriteFlags.MayDefer | WriteFlags.ForceUnitAccess)) == WriteFlags.MayDefer && data.Length > 0
+                && DeferredWriteRun.TryDefer(this, lba, data, out ValueTask deferred))
+                return deferred;
             if ((flags & WriteFlags.ForceUnitAccess) != 0 && NoWait.IsActive)
-                return new ValueTask(Task.Run(() => Write(lba, data, flags)));
+                return WriteOnWorker(lba, data, flags);
             Write(lba, data, flags);
             return default;
         }
@@ -244,7 +257,7 @@ public sealed class ImageFileDevice : IBlockDevice
                 bytes += pieces[i].Length;
             }
             BlockGeometry.ValidateRange(lba, bytes, BlockSize, BlockCount);
-            LibC.WriteGathered(_handle, pieces, lba * BlockSize, ImagePath);
+            WriteGatheredNow(lba, pieces);
             return default;
         }
         catch (Exception e)
@@ -252,6 +265,10 @@ public sealed class ImageFileDevice : IBlockDevice
             return ValueTask.FromException(e);
         }
     }
+
+    /// <summary>Writes validated pieces back to back with one pwritev.</summary>
+    internal void WriteGatheredNow(long lba, IReadOnlyList<ReadOnlyMemory<byte>> pieces) =>
+        LibC.WriteGathered(_handle, pieces, lba * BlockSize, ImagePath);
 
     private void Write(long lba, ReadOnlyMemory<byte> data, WriteFlags flags)
     {

@@ -266,11 +266,13 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
                 }
             }
             requests.FlushLinks();
-            // The local write runs while the frames are on the wire.
+            // The local write runs while the frames are on the wire. This write waits for its
+            // partners anyway, so its local copy may wait for the end of the receive loop's batch
+            // and go to the image with its neighbours in one system call.
             if (m.Unmap)
                 await _local.UnmapAsync(m.Lba, m.BlockCount, ct).ConfigureAwait(false);
             else
-                await _local.WriteAsync(m.Lba, m.Data, m.Flags, ct).ConfigureAwait(false);
+                await _local.WriteAsync(m.Lba, m.Data, m.Flags | WriteFlags.MayDefer, ct).ConfigureAwait(false);
         }
         await CompleteAsync(requests, m.Lba, m.BlockCount).ConfigureAwait(false);
     }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Tandem.Scsi.LogicalUnits;
 using Tandem.Scsi.Sense;
 using Tandem.Scsi.Transport;
@@ -109,6 +110,7 @@ public static class BlockIo
         return CompleteWriteAsync(gate, write);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask WriteAfterGateAsync(ScsiLogicalUnit unit, ValueTask enter, long lba, ReadOnlyMemory<byte> data, Tandem.Storage.WriteFlags flags, CancellationToken cancellationToken)
     {
         await enter.ConfigureAwait(false);
@@ -122,6 +124,7 @@ public static class BlockIo
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask CompleteWriteAsync(WriteGate gate, ValueTask write)
     {
         try

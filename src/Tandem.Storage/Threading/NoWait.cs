@@ -31,6 +31,9 @@ public static class NoWait
         return scope;
     }
 
+    /// <summary>True when a receive loop's batch is open on this thread (<see cref="TryDefer"/> would take a flush).</summary>
+    public static bool CanDefer => t_depth > 0 && t_deferred is not null;
+
     /// <summary>
     /// Puts <paramref name="flush"/> off to the end of the calling receive loop's batch. False
     /// when no batch is open on this thread: the caller flushes as it would have.
@@ -78,15 +81,18 @@ public sealed class DeferredFlushes
             _pending.Add(flush);
     }
 
-    /// <summary>Runs every deferred flush once.</summary>
+    /// <summary>
+    /// Runs every deferred flush once, in the order they were put off: replication links, put
+    /// off by a write before its local copy, send before that copy is written.
+    /// </summary>
     public void Run()
     {
         // Each flush leaves the list before it runs: one that throws cannot be run twice, and
-        // one deferred again meanwhile (not from here: a flush sends, it does not write) stays.
+        // one deferred again meanwhile (by a continuation it completed) stays for the next run.
         while (_pending.Count > 0)
         {
-            IDeferredFlush flush = _pending[^1];
-            _pending.RemoveAt(_pending.Count - 1);
+            IDeferredFlush flush = _pending[0];
+            _pending.RemoveAt(0);
             flush.Flush();
         }
     }

@@ -24,11 +24,19 @@ public sealed class TcpHotPathAllocationTests(ITestOutputHelper output)
     private const string TargetName = "iqn.2026-11.org.tandem:tcp-allocation";
 
     [OptimizedBuildTheory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Reads_and_writes_over_tcp_allocate_nothing_per_command(bool write)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)] // writes put off to the batch's end and gathered (DeferredWriteRun)
+    public async Task Reads_and_writes_over_tcp_allocate_nothing_per_command(bool write, bool imageFile)
     {
-        await using var device = new RamDevice(64L * 1024 * 1024, BlockSize);
+        using var folder = new Tandem.Testing.TempDirectory();
+        await using IBlockDevice device = imageFile
+            ? ImageFileDevice.Create(folder.File("hot.img"), 64L * 1024 * 1024, BlockSize, Provisioning.Thick)
+            : new RamDevice(64L * 1024 * 1024, BlockSize);
+        // Data where the reads go: unwritten extents of a fresh thick image are not served from the
+        // page cache (RWF_NOWAIT misses), so their reads would take the worker path.
+        await device.WriteAsync(0, new byte[2 * 1024 * 1024]);
         var scsi = new ScsiTarget();
         scsi.AddLogicalUnit(0, new ScsiLogicalUnit(device, new LogicalUnitIdentity(new byte[16] { 0x60, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5 }, "TCPALLOC01"), new LogicalUnitOptions()));
         await using var server = new IscsiServer(new TestCatalog(new IscsiTargetDefinition { Name = TargetName, Scsi = scsi }),

@@ -146,6 +146,35 @@ public sealed class ReplicaPairTests
     }
 
     [Fact]
+    public async Task Writes_a_receive_loop_runs_reach_the_local_image_and_the_partner_when_its_batch_ends()
+    {
+        await using var lab = new ReplicaLab(2, Size, thinImages: true);
+        lab.StartAll();
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing && n.Device.Peers.All(p => p.ReceivesWrites)), "both serve");
+
+        // As an iSCSI receive loop runs them: inside a batch, whose end sends the frames and writes
+        // the local copies (adjacent ones gathered into one pwritev).
+        var batch = new Tandem.Storage.Threading.DeferredFlushes();
+        var blocks = Enumerable.Range(0, 16).Select(_ => RandomNumberGenerator.GetBytes(4096)).ToArray();
+        var writes = new List<Task>();
+        using (Tandem.Storage.Threading.NoWait.Enter(batch))
+        {
+            for (int i = 0; i < blocks.Length; i++)
+                writes.Add(lab[1].Device!.WriteAsync(i * 8, blocks[i]).AsTask());
+        }
+        Assert.All(writes, w => Assert.False(w.IsCompleted));
+        var nothingYet = new byte[blocks.Length * 4096];
+        await Task.Run(() => lab[1].Storage.ReadAsync(0, nothingYet).AsTask()); // another thread: the batch has not ended
+        Assert.All(nothingYet, b => Assert.Equal(0, b));
+
+        batch.Run();
+        await Task.WhenAll(writes).WaitAsync(TimeSpan.FromSeconds(10));
+        byte[] expected = blocks.SelectMany(b => b).ToArray();
+        Assert.Equal(expected, lab[1].ReadAll()[..expected.Length]);
+        Assert.Equal(lab[1].ReadAll(), lab[2].ReadAll());
+    }
+
+    [Fact]
     public async Task A_gathered_write_that_fails_on_the_partner_leaves_it_stale_and_the_origin_serving_until_a_resync_repairs_it()
     {
         await using var lab = new ReplicaLab(2, Size);
