@@ -56,6 +56,9 @@ public sealed class ReplicaPeer
     public SyncProgress? Sync { get; internal set; }
     public SyncProgress? LastSync { get; internal set; }
 
+    /// <summary>The last writes applied from this partner: what to compare if it dies mid-send.</summary>
+    internal RecentWrites RecentWrites { get; } = new();
+
     /// <summary>Runs of a remote write to apply; used only by this peer's receive loop.</summary>
     internal List<BlockRun> ApplyRuns { get; } = new(4);
 

@@ -12,6 +12,7 @@ namespace Tandem.Replication.Replicas;
 [JsonDerivedType(typeof(ReservationLockMessage), "reservation-lock")]
 [JsonDerivedType(typeof(ReservationStateMessage), "reservation-state")]
 [JsonDerivedType(typeof(LunResetMessage), "lun-reset")]
+[JsonDerivedType(typeof(LastWritesMessage), "last-writes")]
 public abstract record ControlMessage
 {
     private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
@@ -63,3 +64,10 @@ public sealed record ReservationStateMessage(byte[] State) : ControlMessage;
 
 /// <summary>A LOGICAL UNIT RESET arrived at the sender.</summary>
 public sealed record LunResetMessage() : ControlMessage;
+
+/// <summary>
+/// The sender lost replica <paramref name="LostNodeId"/>; the newest write of it that the sender
+/// applied is stamped <paramref name="NewestApplied"/> (0: none). The receiver rewrites, through the
+/// replication path, whatever it applied from that replica after it, so both survivors agree.
+/// </summary>
+public sealed record LastWritesMessage(int LostNodeId, long NewestApplied) : ControlMessage;

@@ -125,6 +125,7 @@ public sealed partial class ReplicatedDevice
         try
         {
             _ordering.PlanRemoteWrite(lba, blockCount, stamp, runs);
+            from.RecentWrites.Record(stamp, lba, blockCount);
         }
         catch
         {
@@ -225,6 +226,7 @@ public sealed partial class ReplicatedDevice
             {
                 List<BlockRun> runs = from.ApplyRuns;
                 _ordering.PlanRemoteWrite(lba, blockCount, stamp, runs);
+                from.RecentWrites.Record(stamp, lba, blockCount);
                 await WriteRunsAsync(runs, lba, data, flags, unmap).ConfigureAwait(false);
                 if ((flags & WriteFlags.ForceUnitAccess) != 0 && runs.Count == 0)
                     await _local.FlushAsync().ConfigureAwait(false);

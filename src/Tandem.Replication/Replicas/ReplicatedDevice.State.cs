@@ -101,6 +101,11 @@ public sealed partial class ReplicatedDevice
                     link.Reply(requestId, ReplyStatus.BadRequest);
                 }
                 return;
+            case LastWritesMessage last:
+                link.Reply(requestId, ReplyStatus.Ok);
+                if (_peers.FirstOrDefault(p => p.Id == last.LostNodeId && p != peer) is { } lost)
+                    Track(Task.Run(() => RewriteLastWritesAsync(lost, last.NewestApplied, peer.Id)));
+                return;
             case LunResetMessage:
                 LunResetReceived?.Invoke();
                 link.Reply(requestId, ReplyStatus.Ok);
@@ -369,6 +374,7 @@ public sealed partial class ReplicatedDevice
     {
         Task task;
         bool changed;
+        bool compareLastWrites = false;
         lock (_stateLock)
         {
             changed = SetReceivesWrites(peer, false);
@@ -384,6 +390,7 @@ public sealed partial class ReplicatedDevice
                     _options.DeviceName, peer.Id, next);
                 peer.LossRecorded = PersistAsync();
                 changed = true;
+                compareLastWrites = true;
             }
             else if (peer.RecordedState == ReplicaState.Synchronized)
             {
@@ -398,6 +405,8 @@ public sealed partial class ReplicatedDevice
             RaiseStateChanged();
             BroadcastStatus();
         }
+        if (compareLastWrites)
+            TellSurvivorsHowFarWeGot(peer);
         return task;
     }
 

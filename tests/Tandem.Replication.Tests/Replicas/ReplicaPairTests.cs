@@ -196,6 +196,45 @@ public sealed class ReplicaPairTests
     }
 
     [Fact]
+    public async Task Survivors_of_a_partner_lost_mid_send_rewrite_its_last_writes_until_they_agree()
+    {
+        await using var lab = new ReplicaLab(3, Size);
+        lab.StartAll();
+        await lab.WaitUntilAsync(() => lab.Nodes.All(n => n.Device!.IsServing && n.Device.Peers.All(p => p.ReceivesWrites)), "all three serve");
+
+        // Node 2's disk stalls: node 1's first write waits there unanswered, so the writes after it
+        // stay queued on node 1's link to node 2, while node 3 applies them all. Then node 1 dies.
+        var stalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lab[2].Storage.WriteGate = stalled.Task;
+        var blocks = Enumerable.Range(0, 16).Select(_ => RandomNumberGenerator.GetBytes(4096)).ToArray();
+        byte[] expected = blocks.SelectMany(b => b).ToArray();
+        var unacknowledged = new List<Task>();
+        try
+        {
+            for (int i = 0; i < blocks.Length; i++)
+                unacknowledged.Add(lab[1].Device!.WriteAsync(i * 8, blocks[i]).AsTask());
+            await lab.WaitUntilAsync(() => lab[3].ReadAll().AsSpan(0, expected.Length).SequenceEqual(expected), "node 3 applied all of node 1's writes");
+            Assert.All(unacknowledged, t => Assert.False(t.IsCompleted)); // node 2 has not answered: none is acknowledged
+            await lab[1].CrashAsync();
+            await lab.WaitUntilAsync(() => lab[2].Device!.Peers.Single(p => p.Id == 1).Link is null && lab[3].Device!.Peers.Single(p => p.Id == 1).Link is null,
+                "both survivors lost node 1");
+        }
+        finally
+        {
+            lab[2].Storage.WriteGate = null;
+            stalled.SetResult();
+        }
+        await Task.WhenAll(unacknowledged.Select(t => t.ContinueWith(_ => { }))); // they fail with node 1: never acknowledged
+
+        // Node 3 applied writes node 2 never received; it rewrites them, and the survivors agree.
+        await lab.WaitUntilAsync(() => lab[2].ReadAll().AsSpan().SequenceEqual(lab[3].ReadAll()), "the survivors agree", timeoutMs: 15_000);
+        Assert.Equal(expected, lab[2].ReadAll()[..expected.Length]);
+        Assert.True(lab[2].Device!.IsServing && lab[3].Device!.IsServing);
+        var verify = await lab[2].Device!.VerifyAsync(CancellationToken.None);
+        Assert.True(verify.Identical);
+    }
+
+    [Fact]
     public async Task A_partner_that_stops_is_fast_synchronized_when_it_returns()
     {
         await using var lab = new ReplicaLab(2, Size);
