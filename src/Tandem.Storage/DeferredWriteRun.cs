@@ -1,5 +1,4 @@
 using System.Threading.Tasks.Sources;
-using Tandem.Storage.Native;
 using Tandem.Storage.Threading;
 
 namespace Tandem.Storage;
@@ -24,17 +23,11 @@ internal sealed class DeferredWriteRun : IDeferredFlush
 {
     [ThreadStatic] private static DeferredWriteRun? t_run;
 
-    /// <summary>Most bytes in one run: the writes wait for the batch's end, keep it short.</summary>
-    private const int MaxBytes = 1 << 20;
-
-    private readonly List<ReadOnlyMemory<byte>> _pieces = new(LibC.MaxGatheredBuffers);
-    private readonly List<Completion> _unwritten = new(LibC.MaxGatheredBuffers);
-    private List<Completion> _written = new(LibC.MaxGatheredBuffers);
-    private List<Completion> _completing = new(LibC.MaxGatheredBuffers);
-    private ImageFileDevice? _device;
-    private long _lba;
-    private long _end;
-    private int _bytes;
+    private readonly AdjacentWrites _run = new();
+    private readonly List<Completion> _unwritten = new(AdjacentWrites.MaxPieces);
+    private List<Completion> _written = new(AdjacentWrites.MaxPieces);
+    private List<Completion> _completing = new(AdjacentWrites.MaxPieces);
+    private ImageFileDevice? _device; // the image of the run; null while it is empty
     private bool _registered;
 
     /// <summary>
@@ -52,17 +45,10 @@ internal sealed class DeferredWriteRun : IDeferredFlush
             NoWait.TryDefer(run);
             run._registered = true;
         }
-        if (run._device is not null &&
-            (run._device != device || lba != run._end || run._pieces.Count == LibC.MaxGatheredBuffers || run._bytes + data.Length > MaxBytes))
+        if (run._device is not null && (run._device != device || !run._run.CanTake(lba, data.Length)))
             run.WriteOut();
-        if (run._device is null)
-        {
-            run._device = device;
-            run._lba = lba;
-        }
-        run._end = lba + data.Length / device.BlockSize;
-        run._bytes += data.Length;
-        run._pieces.Add(data);
+        run._device = device;
+        run._run.Add(lba, data.Length / device.BlockSize, data);
         var completion = Completion.Rent();
         run._unwritten.Add(completion);
         written = completion.Task;
@@ -96,7 +82,7 @@ internal sealed class DeferredWriteRun : IDeferredFlush
         Exception? failure = null;
         try
         {
-            device.WriteGatheredNow(_lba, _pieces);
+            device.WriteGatheredNow(_run.Lba, _run.Pieces);
         }
         catch (Exception e)
         {
@@ -108,9 +94,8 @@ internal sealed class DeferredWriteRun : IDeferredFlush
             _written.Add(completion);
         }
         _unwritten.Clear();
-        _pieces.Clear();
+        _run.Clear();
         _device = null;
-        _bytes = 0;
     }
 
     /// <summary>A deferred write's completion: pooled, so a deferred write allocates nothing.</summary>

@@ -51,7 +51,7 @@ public interface IBlockDevice : IAsyncDisposable
 
     /// <summary>
     /// Writes <paramref name="pieces"/> back to back from <paramref name="lba"/> (each whole blocks,
-    /// at most 64 of them), as one operation where the store can: a replication partner applies a
+    /// at most <see cref="AdjacentWrites.MaxPieces"/> of them), as one operation where the store can: a replication partner applies a
     /// batch of adjacent writes this way. The default writes the pieces one after another.
     /// </summary>
     async ValueTask WriteGatheredAsync(long lba, IReadOnlyList<ReadOnlyMemory<byte>> pieces, CancellationToken cancellationToken = default)

@@ -48,13 +48,13 @@ internal sealed class RecentWrites(int capacity = RecentWrites.DefaultCapacity)
         var runs = new List<BlockRun>();
         lock (_lock)
         {
-            long kept = Math.Min(_recorded, _ring.Length);
-            complete = _recorded <= _ring.Length;
-            for (long i = _recorded - kept; i < _recorded; i++)
+            long oldest = Math.Max(0, _recorded - _ring.Length);
+            // Nothing was overwritten, or the oldest entry kept is already at or below the stamp
+            // (a partner's writes are recorded in stamp order).
+            complete = oldest == 0 || _ring[oldest % _ring.Length].Lamport <= lamport;
+            for (long i = oldest; i < _recorded; i++)
             {
                 var (stamp, lba, count) = _ring[i % _ring.Length];
-                if (i == _recorded - kept && stamp <= lamport)
-                    complete = true; // the oldest entry kept is already at or below it
                 if (stamp > lamport)
                     runs.Add(new BlockRun(lba, count));
             }

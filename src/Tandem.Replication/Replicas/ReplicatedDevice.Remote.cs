@@ -115,7 +115,7 @@ public sealed partial class ReplicatedDevice
         Stamp stamp, long lba, ReadOnlyMemory<byte> data)
     {
         long blockCount = data.Length / BlockSize;
-        if (!gather.CanTake(lba, data.Length))
+        if (!gather.Run.CanTake(lba, data.Length))
             await WriteGatheredAsync(link, gather).ConfigureAwait(false);
         ValueTask<RangeLock.Holder> locking = _applyLock.AcquireAsync(lba, blockCount);
         if (!locking.IsCompleted)
@@ -166,8 +166,8 @@ public sealed partial class ReplicatedDevice
             ReplyStatus status = ReplyStatus.Ok;
             try
             {
-                await _local.WriteGatheredAsync(gather.Lba, gather.Pieces).ConfigureAwait(false);
-                MarkForPartnersWithoutWrites(from, gather.Lba, gather.End - gather.Lba);
+                await _local.WriteGatheredAsync(gather.Run.Lba, gather.Run.Pieces).ConfigureAwait(false);
+                MarkForPartnersWithoutWrites(from, gather.Run.Lba, gather.Run.End - gather.Run.Lba);
             }
             catch (IOException e)
             {
