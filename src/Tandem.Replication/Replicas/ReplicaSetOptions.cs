@@ -24,6 +24,15 @@ public sealed record ReplicaSetOptions
     /// </summary>
     public string? JournalPath { get; init; }
 
+    /// <summary>
+    /// Opens the witness a header names (a witness node's API, a file-share lease); null: this node
+    /// cannot reach witnesses, and a device with one runs as if its witness never answered.
+    /// </summary>
+    public Func<WitnessHeader, Failover.IWitness>? WitnessFactory { get; init; }
+
+    /// <summary>How long a witness vote holds (tests shorten it; witness nodes use the lease they are given).</summary>
+    public TimeSpan WitnessLease { get; init; } = Failover.WitnessLease.Default;
+
     /// <summary>Resync rate cap in bytes per second (0: none).</summary>
     public long SyncRateLimit { get; init; }
 

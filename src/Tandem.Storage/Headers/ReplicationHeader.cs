@@ -37,6 +37,23 @@ public sealed record ReplicationHeader
     [JsonRequired]
     public bool Running { get; init; }
 
+    /// <summary>
+    /// Failover strategy, chosen when the replica set is created and never changed:
+    /// <see cref="HeartbeatFailover"/> or <see cref="NodeMajorityFailover"/>. Headers written before
+    /// strategies existed have none, which reads as heartbeat (docs/design/failover.md).
+    /// </summary>
+    public string? Failover { get; init; }
+
+    /// <summary>The third vote of a two-node device under node majority; null when it has none.</summary>
+    public WitnessHeader? Witness { get; init; }
+
+    public const string HeartbeatFailover = "heartbeat";
+    public const string NodeMajorityFailover = "node-majority";
+
+    /// <summary>The failover strategy, with the default for headers that predate strategies.</summary>
+    [JsonIgnore]
+    public string FailoverStrategy => Failover ?? HeartbeatFailover;
+
     public string? FindProblem()
     {
         if (!Guid.TryParse(ClusterId, out _))
@@ -69,10 +86,46 @@ public sealed record ReplicationHeader
         }
         if (!ids.Contains(LocalNodeId))
             return $"replication.localNodeId {LocalNodeId} is not one of the nodes.";
+        if (Failover is not (null or HeartbeatFailover or NodeMajorityFailover))
+            return $"replication.failover '{Failover}' is not {HeartbeatFailover} or {NodeMajorityFailover}.";
+        if (Witness is not null)
+        {
+            if (FailoverStrategy != NodeMajorityFailover)
+                return "replication.witness is set, but only a node-majority device has a witness.";
+            if (Nodes.Count != 2)
+                return "replication.witness is set on a three-way device; three data nodes need no witness.";
+            if (Witness.FindProblem() is { } witnessProblem)
+                return "replication.witness: " + witnessProblem;
+        }
         return null;
     }
 
     private static bool IsGeneration(string? value) => value is { Length: 16 } && value.All(char.IsAsciiHexDigit);
+}
+
+/// <summary>
+/// Where the witness of a two-node, node-majority device votes: a Tandem node holding a data-less
+/// witness device (<see cref="Address"/>, its management API), or a lease file on a shared folder
+/// (<see cref="Path"/>). Exactly one is set.
+/// </summary>
+public sealed record WitnessHeader
+{
+    /// <summary>Management API endpoint ("host:port") of the witness node.</summary>
+    public string? Address { get; init; }
+
+    /// <summary>Shared folder (SMB/NFS mount) that holds the lease file.</summary>
+    public string? Path { get; init; }
+
+    public string? FindProblem()
+    {
+        if (string.IsNullOrWhiteSpace(Address) == string.IsNullOrWhiteSpace(Path))
+            return "give exactly one of address (a witness node) or path (a file-share witness).";
+        if (Path is { } path && !System.IO.Path.IsPathFullyQualified(path))
+            return $"path '{path}' is not an absolute path.";
+        return null;
+    }
+
+    public override string ToString() => Address is { } address ? $"witness node {address}" : $"file-share witness {Path}";
 }
 
 /// <summary>One node of a replica set, as recorded by every member.</summary>
