@@ -78,22 +78,37 @@ internal static class ReplicaCommands
         init.AcceptOnlyFromAmong("synchronize", "clear", "none");
         var alua = new Option<string?>("--alua") { Description = "ALUA preference of the partners' paths: optimized (default) or non-optimized" };
         alua.AcceptOnlyFromAmong("optimized", "non-optimized");
-        var priority = new Option<int?>("--priority")
+        var localAlua = new Option<string?>("--local-alua") { Description = "ALUA preference of this node's paths: optimized (default) or non-optimized" };
+        localAlua.AcceptOnlyFromAmong("optimized", "non-optimized");
+        var priority = new Option<int[]>("--priority")
         {
-            Description = "Failover priority of the partners, 1 (highest) to 255",
+            Description = "Failover priority of the partners, 1 (highest) to 255: once for every partner, or once per partner in --partner order (default 2)",
             HelpName = "N",
-            CustomParser = result =>
-            {
-                var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 255)
-                    return n;
-                result.AddError($"--priority '{text}' is not a priority from 1 (highest) to 255.");
-                return null;
-            },
+            Arity = ArgumentArity.OneOrMore,
+            CustomParser = result => [.. result.Tokens.Select(t => ParsePriority(result, "--priority", t.Value))],
         };
+        var localPriority = new Option<int?>("--local-priority")
+        {
+            Description = "Failover priority of this node, 1 (highest, the default) to 255",
+            HelpName = "N",
+            CustomParser = result => ParsePriority(result, "--local-priority", result.Tokens.Count > 0 ? result.Tokens[0].Value : ""),
+        };
+        var failover = new Option<string?>("--failover")
+        {
+            Description = "Failover strategy, fixed for the life of the replica set: heartbeat (default) or node-majority",
+            HelpName = "STRATEGY",
+        };
+        failover.AcceptOnlyFromAmong("heartbeat", "node-majority");
 
         var command = new Command("add", "Mirror a device on one or two partner nodes (creates the partner devices through their APIs)")
-            { device, partners, location, partnerUser, partnerPassword, syncChannels, heartbeatChannels, init, alua, priority };
+            { device, partners, location, partnerUser, partnerPassword, syncChannels, heartbeatChannels, init, alua, localAlua, priority, localPriority, failover };
+        command.Validators.Add(result =>
+        {
+            int priorities = result.GetValue(priority)?.Length ?? 0;
+            int partnerCount = result.GetValue(partners)?.Length ?? 0;
+            if (priorities > 1 && priorities != partnerCount)
+                result.AddError($"--priority: give it once for every partner or once per partner ({partnerCount}); got {priorities}.");
+        });
         ClientCommand.SetAction(command, globals, context, async (parse, api, printer, ct) =>
         {
             var request = new AddReplicaRequest
@@ -106,7 +121,11 @@ internal static class ReplicaCommands
                 HeartbeatChannels = TrimmedOrNull(parse.GetValue(heartbeatChannels)),
                 Init = parse.GetValue(init),
                 Alua = parse.GetValue(alua),
-                Priority = parse.GetValue(priority),
+                LocalAlua = parse.GetValue(localAlua),
+                Priority = parse.GetValue(priority) is [var every] ? every : null,
+                Priorities = parse.GetValue(priority) is { Length: > 1 } each ? each : null,
+                LocalPriority = parse.GetValue(localPriority),
+                Failover = parse.GetValue(failover),
             };
             var result = await api.AddReplicasAsync(parse.GetValue(device)!, request, ct);
             printer.Print(result, (o, set) =>
@@ -169,6 +188,14 @@ internal static class ReplicaCommands
         return command;
     }
 
+    private static int ParsePriority(System.CommandLine.Parsing.ArgumentResult result, string option, string text)
+    {
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 255)
+            return n;
+        result.AddError($"{option} '{text}' is not a priority from 1 (highest) to 255.");
+        return 0;
+    }
+
     private static Option<string[]> Channels(string name, string description)
     {
         var option = new Option<string[]>(name) { Description = description, HelpName = "ADDR[:PORT]", Arity = ArgumentArity.OneOrMore };
@@ -189,7 +216,7 @@ internal static class ReplicaCommands
     public static void WriteSet(TextWriter o, ReplicaSetDto set)
     {
         o.WriteLine($"Device {set.Device}: {set.State}");
-        var table = new Table("ID", "NODE", "API", "STATE", "ALUA", "PRIO", "LINK", "DIRTY", "SYNC");
+        var table = new Table("ID", "NODE", "API", "STATE", "ALUA", "PRIO", "LINK", "HEARTBEAT", "DIRTY", "SYNC");
         foreach (var n in set.Nodes.OrderBy(n => n.NodeId))
         {
             table.Add(
@@ -200,6 +227,7 @@ internal static class ReplicaCommands
                 $"{n.Alua}/{n.AluaState}",
                 n.Priority,
                 n.Local ? "-" : n.Connected ? "up" : "down",
+                n.Local ? "-" : $"{n.HeartbeatsUp} up",
                 n.Local ? "-" : SizeParser.Format(n.DirtyBytes),
                 FormatSync(n.Sync));
         }
@@ -207,6 +235,13 @@ internal static class ReplicaCommands
         table.Write(o);
         if (set.Nodes.Count <= 1)
             o.WriteLine($"Not replicated. Mirror it with: tandem replica add {set.Device} --partner HOST:PORT");
+        if (set.Failover is { } f)
+        {
+            string witness = f.Witness is null ? "" : $", {f.Witness} ({(f.HoldsWitnessVote ? "holds its vote" : f.WitnessAnswer ?? "not asked yet")})";
+            o.WriteLine($"Failover: {f.Strategy}{witness}; this node {(f.Serving ? "serves I/O" : "does not serve I/O")}{(f.BlockedReason is { } why ? $" ({why})" : "")}.");
+            foreach (var warning in f.Warnings)
+                o.WriteLine($"Warning: {warning}");
+        }
     }
 
     /// <summary>"fast 42.0% 180 MiB/s ETA 12s (1->2)": kind, progress, rate, time left, source->target replica.</summary>

@@ -136,7 +136,7 @@ public sealed partial class DeviceManager
             try
             {
                 int nodeId = 2;
-                foreach (var endpoint in plan.Partners)
+                foreach (var (endpoint, priority) in plan.Partners.Zip(plan.Priorities))
                 {
                     var client = new PartnerClient(endpoint, plan.PartnerUser, plan.PartnerPassword);
                     partners.Add((client, null!));
@@ -153,7 +153,7 @@ public sealed partial class DeviceManager
                         SyncChannels = plan.ChannelsFor(endpoint, plan.SyncChannels, info.Replication ?? []),
                         HeartbeatChannels = plan.ChannelsFor(endpoint, plan.HeartbeatChannels, []),
                         Optimized = plan.Optimized,
-                        Priority = plan.Priority,
+                        Priority = priority,
                         State = plan.Init == "synchronize" ? ReplicaStateText.NotSynchronized : ReplicaStateText.Synchronized,
                     };
                     if (member.SyncChannels.Count == 0)
@@ -168,8 +168,8 @@ public sealed partial class DeviceManager
                     Api = ApiEndpoint,
                     SyncChannels = local,
                     HeartbeatChannels = [],
-                    Optimized = true,
-                    Priority = 1,
+                    Optimized = plan.LocalOptimized,
+                    Priority = plan.LocalPriority,
                     State = ReplicaStateText.Synchronized,
                 };
                 ReplicaNodeHeader[] members = [self, .. partners.Select(p => p.Member)];
@@ -180,6 +180,7 @@ public sealed partial class DeviceManager
                     Nodes = members,
                     State = ReplicaStateText.Synchronized,
                     Generation = generation,
+                    Failover = plan.Failover,
                 };
 
                 if (plan.Init == "clear")

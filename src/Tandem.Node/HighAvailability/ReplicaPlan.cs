@@ -17,7 +17,10 @@ internal sealed record ReplicaPlan(
     IReadOnlyList<IReadOnlyList<string>> HeartbeatChannels,
     string Init,
     bool Optimized,
-    int Priority)
+    IReadOnlyList<int> Priorities,
+    int LocalPriority,
+    bool LocalOptimized,
+    string Failover)
 {
     public static ReplicaPlan From(AddReplicaRequest request)
     {
@@ -34,20 +37,34 @@ internal sealed record ReplicaPlan(
         string init = (request.Init ?? "synchronize").ToLowerInvariant();
         if (init is not ("synchronize" or "clear" or "none"))
             throw TandemException.Invalid($"Init '{Names.Printable(request.Init)}' is unknown; use synchronize, clear or none.");
-        bool optimized = (request.Alua ?? "optimized").ToLowerInvariant() switch
+        bool optimized = Alua(request.Alua);
+        bool localOptimized = Alua(request.LocalAlua);
+        if (request.Priority is not null && request.Priorities is not null)
+            throw TandemException.Invalid("Give priority (every partner) or priorities (one per partner), not both.");
+        var priorities = request.Priorities?.ToArray() ?? Enumerable.Repeat(request.Priority ?? 2, partners.Length).ToArray();
+        if (priorities.Length != partners.Length)
+            throw TandemException.Invalid($"Give one priority per partner: {partners.Length} partner(s), {priorities.Length} priorities.");
+        int localPriority = request.LocalPriority ?? 1;
+        foreach (int priority in priorities.Append(localPriority))
         {
-            "optimized" => true,
-            "non-optimized" => false,
-            _ => throw TandemException.Invalid($"ALUA '{Names.Printable(request.Alua)}' is unknown; use optimized or non-optimized."),
-        };
-        int priority = request.Priority ?? 2;
-        if (priority is < 1 or > 255)
-            throw TandemException.Invalid($"Priority {priority} is not 1-255.");
+            if (priority is < 1 or > 255)
+                throw TandemException.Invalid($"Priority {priority} is not 1-255.");
+        }
+        string failover = (request.Failover ?? Storage.ReplicationHeader.HeartbeatFailover).ToLowerInvariant();
+        if (failover is not (Storage.ReplicationHeader.HeartbeatFailover or Storage.ReplicationHeader.NodeMajorityFailover))
+            throw TandemException.Invalid($"Failover '{Names.Printable(request.Failover)}' is unknown; use heartbeat or node-majority.");
         var sync = Place(partners, Channels(request.SyncChannels, "sync channel"), "--sync-channel");
         var heartbeat = Place(partners, Channels(request.HeartbeatChannels, "heartbeat channel"), "--heartbeat-channel");
         return new ReplicaPlan(partners, string.IsNullOrEmpty(request.PartnerUser) ? AdminSecret.UserName : request.PartnerUser,
-            request.PartnerPassword, request.PartnerLocation, sync, heartbeat, init, optimized, priority);
+            request.PartnerPassword, request.PartnerLocation, sync, heartbeat, init, optimized, priorities, localPriority, localOptimized, failover);
     }
+
+    private static bool Alua(string? text) => (text ?? "optimized").ToLowerInvariant() switch
+    {
+        "optimized" => true,
+        "non-optimized" => false,
+        _ => throw TandemException.Invalid($"ALUA '{Names.Printable(text)}' is unknown; use optimized or non-optimized."),
+    };
 
     /// <summary>
     /// The channels given for one partner (<paramref name="placed"/>, from <see cref="Place"/>), else

@@ -1,4 +1,5 @@
 using Tandem.Node.Api.Models;
+using Tandem.Replication.Failover;
 using Tandem.Replication.Replicas;
 using Tandem.Replication.Sync;
 using Tandem.Scsi.Alua;
@@ -28,9 +29,11 @@ internal static class ReplicaViews
                 : ReplicaStateText.NotSynchronized;
             return new ReplicaNodeDto(n.NodeId, false, n.NodeName, n.Api, n.SyncChannels, n.HeartbeatChannels, state,
                 n.Optimized ? "optimized" : "non-optimized", aluaState, n.Priority, peer.Link is { IsUp: true },
-                peer.ReceivesWrites && peer.Sync is null ? 0 : peer.Bitmap.DirtyBytes, ToDto(peer.Sync), ToDto(peer.LastSync));
+                peer.ReceivesWrites && peer.Sync is null ? 0 : peer.Bitmap.DirtyBytes, ToDto(peer.Sync), ToDto(peer.LastSync), peer.HeartbeatsUp);
         }).ToArray();
-        return new ReplicaSetDto(deviceName, LocalState(device), nodes);
+        var failover = new FailoverDto(device.Strategy.ToText(), device.IsServing, device.SuspendedBecause, device.WitnessDescription,
+            device.HoldsWitnessVote, device.LastWitnessAnswer, device.FailoverWarnings);
+        return new ReplicaSetDto(deviceName, LocalState(device), nodes, failover);
     }
 
     public static string LocalState(ReplicatedDevice device) =>

@@ -8,7 +8,17 @@ namespace Tandem.Replication.Links;
 
 /// <summary>The opening of a replication link, as the dialing node states it.</summary>
 /// <param name="DeviceNaa">NAA identifier (16 bytes) of the HA device: the same on every replica.</param>
-public sealed record Hello(Guid ClusterId, int SenderId, int ReceiverId, byte[] Nonce, byte[] DeviceNaa);
+/// <param name="Channel">Whether the link is a synchronization channel or a heartbeat channel.</param>
+public sealed record Hello(Guid ClusterId, int SenderId, int ReceiverId, byte[] Nonce, byte[] DeviceNaa, ChannelKind Channel = ChannelKind.Sync);
+
+/// <summary>What a replication link carries (SPEC §6 "Network": synchronization and heartbeat channels).</summary>
+public enum ChannelKind : byte
+{
+    /// <summary>Writes, resync, control: the replica set's data path.</summary>
+    Sync = 0,
+    /// <summary>Heartbeats and failover messages only, on a network of its own (docs/design/failover.md).</summary>
+    Heartbeat = 1,
+}
 
 /// <summary>
 /// Mutual authentication of a replication link. The dialer sends Hello (cluster id, replica ids,
@@ -19,7 +29,8 @@ public sealed record Hello(Guid ClusterId, int SenderId, int ReceiverId, byte[] 
 /// </summary>
 public static class Handshake
 {
-    public const ushort ProtocolVersion = 1;
+    /// <summary>2: the Hello names its channel kind, and failover messages exist.</summary>
+    public const ushort ProtocolVersion = 2;
     private const int NonceLength = 32;
     private const int NaaLength = 16;
     private const int HelloLength = 4 + 16 + 4 + 4 + NonceLength + NaaLength;
@@ -29,9 +40,9 @@ public static class Handshake
     /// <summary>Dialer side. Returns when the listener is authenticated and has accepted us.</summary>
     /// <exception cref="ReplicationRejectedException">The listener refused, or failed to prove the secret.</exception>
     public static void Dial(Stream stream, FrameReader reader, ClusterCredentials cluster, int localId, int peerId, byte[] deviceNaa,
-        int timeoutMilliseconds)
+        int timeoutMilliseconds, ChannelKind channel = ChannelKind.Sync)
     {
-        var hello = new Hello(cluster.ClusterId, localId, peerId, RandomNumberGenerator.GetBytes(NonceLength), deviceNaa);
+        var hello = new Hello(cluster.ClusterId, localId, peerId, RandomNumberGenerator.GetBytes(NonceLength), deviceNaa, channel);
         Send(stream, FrameType.Hello, EncodeHello(hello));
 
         var (type, payload) = Receive(reader, timeoutMilliseconds);
@@ -62,12 +73,16 @@ public static class Handshake
         if (version != ProtocolVersion)
             throw new ReplicationRejectedException($"Replication protocol version {version} is not supported (this node speaks {ProtocolVersion}).");
         var span = payload.AsSpan();
+        byte channel = span[2];
+        if (channel > (byte)ChannelKind.Heartbeat)
+            throw new ReplicationRejectedException($"Unknown channel kind {channel} in the Hello.");
         return new Hello(
             new Guid(span.Slice(4, 16), bigEndian: true),
             BinaryPrimitives.ReadInt32BigEndian(span[20..]),
             BinaryPrimitives.ReadInt32BigEndian(span[24..]),
             span.Slice(28, NonceLength).ToArray(),
-            span.Slice(28 + NonceLength, NaaLength).ToArray());
+            span.Slice(28 + NonceLength, NaaLength).ToArray(),
+            (ChannelKind)channel);
     }
 
     /// <summary>Listener side, second step: proves ourselves and checks the dialer's proof.</summary>
@@ -113,6 +128,7 @@ public static class Handshake
         byte[] bytes = new byte[HelloLength];
         var span = bytes.AsSpan();
         BinaryPrimitives.WriteUInt16BigEndian(span, ProtocolVersion);
+        span[2] = (byte)hello.Channel;
         hello.ClusterId.TryWriteBytes(span.Slice(4, 16), bigEndian: true, out _);
         BinaryPrimitives.WriteInt32BigEndian(span[20..], hello.SenderId);
         BinaryPrimitives.WriteInt32BigEndian(span[24..], hello.ReceiverId);

@@ -21,6 +21,32 @@ public sealed class ReplicaPeer
     /// <summary>The current link, or null while it is down.</summary>
     public ReplicationLink? Link { get; internal set; }
 
+    /// <summary>Heartbeat links that are up (under the device's state lock; read a copy).</summary>
+    internal List<ReplicationLink> HeartbeatLinks { get; } = new(2);
+
+    /// <summary>How many heartbeat channels to this partner are up now.</summary>
+    public int HeartbeatsUp
+    {
+        get
+        {
+            lock (HeartbeatLinks)
+                return HeartbeatLinks.Count(l => l.IsUp);
+        }
+    }
+
+    /// <summary>A heartbeat channel is up and heard from within the link timeout.</summary>
+    internal bool HeartbeatAnswering
+    {
+        get
+        {
+            lock (HeartbeatLinks)
+                return HeartbeatLinks.Any(l => l.IsUp);
+        }
+    }
+
+    /// <summary>When the sync link last went down (<see cref="System.Diagnostics.Stopwatch"/> ticks; 0: never).</summary>
+    internal long LinkDownTicks { get; set; }
+
     /// <summary>
     /// Whether client writes are sent to this partner (synchronized with us, or the target of our
     /// sync). Otherwise they are marked in <see cref="Bitmap"/>. Changed only under the send lock,

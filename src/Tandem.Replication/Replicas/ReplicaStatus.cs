@@ -13,6 +13,9 @@ namespace Tandem.Replication.Replicas;
 [JsonDerivedType(typeof(ReservationStateMessage), "reservation-state")]
 [JsonDerivedType(typeof(LunResetMessage), "lun-reset")]
 [JsonDerivedType(typeof(LastWritesMessage), "last-writes")]
+[JsonDerivedType(typeof(FenceMessage), "fence")]
+[JsonDerivedType(typeof(ProbeMessage), "probe")]
+[JsonDerivedType(typeof(ReachQueryMessage), "reach-query")]
 public abstract record ControlMessage
 {
     private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
@@ -41,8 +44,9 @@ public abstract record ControlMessage
 /// <param name="Serving">Whether it serves I/O now (confirmed synchronized).</param>
 /// <param name="Suspects">After a crash of this node: extents where its copy may differ from its partners' (its in-flight journal).</param>
 /// <param name="SuspectsUnknown">After a crash this node cannot account for (no journal, machine restarted): its copy needs a full sync.</param>
+/// <param name="Reaches">Replica ids of the partners this node's sync links reach and that receive its writes (three-way failover).</param>
 public sealed record StatusMessage(string State, string Generation, IReadOnlyList<string> History, bool Serving,
-    IReadOnlyList<long>? Suspects = null, bool SuspectsUnknown = false) : ControlMessage;
+    IReadOnlyList<long>? Suspects = null, bool SuspectsUnknown = false, IReadOnlyList<int>? Reaches = null) : ControlMessage;
 
 /// <summary>
 /// The sender starts copying its data to the receiver ("full" or "fast"). <paramref name="Force"/>:
@@ -71,3 +75,20 @@ public sealed record LunResetMessage() : ControlMessage;
 /// replication path, whatever it applied from that replica after it, so both survivors agree.
 /// </summary>
 public sealed record LastWritesMessage(int LostNodeId, long NewestApplied) : ControlMessage;
+
+/// <summary>
+/// Heartbeat channel: the sender lost every sync channel to the receiver and outranks it under
+/// the failover strategy; the receiver stops serving (its copy is left behind) and answers once it
+/// has, so the sender may go on alone (docs/design/failover.md).
+/// </summary>
+public sealed record FenceMessage(string Reason) : ControlMessage;
+
+/// <summary>Heartbeat channel: "are you there?", answered at once (a fresh proof, not a remembered heartbeat).</summary>
+public sealed record ProbeMessage() : ControlMessage;
+
+/// <summary>
+/// Sync channel, three-way: does the receiver still hear replica <paramref name="NodeId"/>, and
+/// does that replica serve? Answered with <see cref="Wire.ReplyStatus.Ok"/> and one byte (bit 0:
+/// reached, bit 1: serving).
+/// </summary>
+public sealed record ReachQueryMessage(int NodeId) : ControlMessage;

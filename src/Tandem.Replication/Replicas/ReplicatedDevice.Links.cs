@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Tandem.Replication.Failover;
 using Tandem.Replication.Links;
 using Tandem.Replication.Sync;
 using Tandem.Replication.Wire;
@@ -16,8 +17,12 @@ public sealed partial class ReplicatedDevice
         foreach (var peer in _peers)
         {
             if (peer.Id > LocalId)
+            {
                 Track(Task.Run(() => DialLoopAsync(peer)));
+                StartHeartbeatDialing(peer);
+            }
         }
+        StartFailoverMonitor();
         // Record that we run: if this process dies, the next start knows it was not a clean stop.
         Track(PersistAsync());
         RaiseStateChanged();
@@ -38,7 +43,7 @@ public sealed partial class ReplicatedDevice
             {
                 try
                 {
-                    await DialAsync(peer, channel, stop).ConfigureAwait(false);
+                    await DialLinkAsync(peer, channel, ChannelKind.Sync, stop).ConfigureAwait(false);
                     lastError = null;
                     break;
                 }
@@ -66,13 +71,13 @@ public sealed partial class ReplicatedDevice
         }
     }
 
-    private async Task DialAsync(ReplicaPeer peer, string channel, CancellationToken stop)
+    private async Task<ReplicationLink> DialLinkAsync(ReplicaPeer peer, string channel, ChannelKind kind, CancellationToken stop)
     {
         var endpoint = ParseEndpoint(channel);
         int timeout = (int)_options.Timings.HandshakeTimeout.TotalMilliseconds;
         // Connect and handshake synchronously (on a pool thread): the link's socket must never see
         // an asynchronous operation (see Handshake).
-        await Task.Run(() =>
+        return await Task.Run(() =>
         {
             var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
@@ -80,8 +85,8 @@ public sealed partial class ReplicatedDevice
                 ConnectWithTimeout(socket, endpoint, timeout);
                 var stream = new NetworkStream(socket, ownsSocket: true);
                 var reader = new FrameReader(stream);
-                Handshake.Dial(stream, reader, _options.Cluster, LocalId, peer.Id, _options.DeviceNaa, timeout);
-                Attach(peer, stream, reader);
+                Handshake.Dial(stream, reader, _options.Cluster, LocalId, peer.Id, _options.DeviceNaa, timeout, kind);
+                return kind == ChannelKind.Heartbeat ? AttachHeartbeat(peer, stream, reader, channel) : Attach(peer, stream, reader);
             }
             catch
             {
@@ -126,10 +131,13 @@ public sealed partial class ReplicatedDevice
             throw new ReplicationRejectedException($"Replica {hello.SenderId} dialed {_options.DeviceName} as replica {hello.ReceiverId}; this node is replica {LocalId}.");
         }
         Handshake.Accept(stream, reader, _options.Cluster, hello, timeoutMilliseconds);
-        Attach(peer, stream, reader);
+        if (hello.Channel == ChannelKind.Heartbeat)
+            AttachHeartbeat(peer, stream, reader, "accepted");
+        else
+            Attach(peer, stream, reader);
     }
 
-    private void Attach(ReplicaPeer peer, Stream stream, FrameReader reader)
+    private ReplicationLink Attach(ReplicaPeer peer, Stream stream, FrameReader reader)
     {
         var link = new ReplicationLink(LocalId, peer.Id, stream, reader, this, _sendLock, _options.Timings);
         ReplicationLink? old;
@@ -145,7 +153,9 @@ public sealed partial class ReplicatedDevice
         _ordering.AddPeer(peer.Id);
         link.Start();
         SendStatus(link);
+        BroadcastReachIfThreeWay();
         RaiseStateChanged();
+        return link;
     }
 
     void ILinkHandler.OnLinkDown(ReplicationLink link, Exception? reason)
@@ -163,9 +173,13 @@ public sealed partial class ReplicatedDevice
         if (!_disposed)
         {
             peer.CountLinkLoss();
-            _log.LogWarning("{Device}: link to replica {Peer} is down: {Reason}", _options.DeviceName, peer.Id, reason?.Message ?? "closed");
+            peer.LinkDownTicks = System.Diagnostics.Stopwatch.GetTimestamp();
+            _log.LogWarning(FailoverEvents.ChannelDown, "{Device}: sync channel to replica {Peer} is down: {Reason}", _options.DeviceName, peer.Id, reason?.Message ?? "closed");
+            if (!peer.HeartbeatAnswering)
+                _log.LogError(FailoverEvents.AllChannelsLost, "{Device}: every channel to replica {Peer} is lost (sync and heartbeat)", _options.DeviceName, peer.Id);
             AbandonIncomingSync(peer);
             _ = RecordLossAsync(peer, link);
+            BroadcastReachIfThreeWay();
         }
         RaiseStateChanged();
     }
@@ -196,8 +210,18 @@ public sealed partial class ReplicatedDevice
         {
             if (peer.Link is { } link)
                 await link.DisposeAsync().ConfigureAwait(false);
+            await DisposeHeartbeatsAsync(peer).ConfigureAwait(false);
         }
         _journal?.Dispose();
+    }
+
+    private async Task DisposeHeartbeatsAsync(ReplicaPeer peer)
+    {
+        ReplicationLink[] heartbeats;
+        lock (peer.HeartbeatLinks)
+            heartbeats = [.. peer.HeartbeatLinks];
+        foreach (var heartbeat in heartbeats)
+            await heartbeat.DisposeAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -211,7 +235,10 @@ public sealed partial class ReplicatedDevice
             peer.SyncCancellation?.Cancel();
             if (peer.Link is { } link)
                 await link.DisposeAsync().ConfigureAwait(false);
+            await DisposeHeartbeatsAsync(peer).ConfigureAwait(false);
         }
+        if (_witness is { } witness)
+            await ReleaseAndCloseWitnessAsync(witness).ConfigureAwait(false);
         try
         {
             Task[] background;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tandem.Replication.Failover;
 using Tandem.Replication.Links;
 using Tandem.Replication.Sync;
 using Tandem.Replication.Wire;
@@ -244,8 +245,13 @@ public sealed partial class ReplicatedDevice
             _log.LogWarning("{Device}: replica {Peer} lost replica {Other}, which is silent for this node too: recording its loss here as well",
                 _options.DeviceName, peer.Id, adopt.Id);
             adopt.Link?.Fail(new TimeoutException($"Replica {peer.Id} lost replica {adopt.Id}, which is silent here too."));
-            _ = RecordLossAsync(adopt, adopt.Link);
-            OnPeerStatus(peer, theirs); // now at their generation
+            // Once the strategy has decided about it (we are then at their generation, or stopped),
+            // look at their status again.
+            _ = RecordLossAsync(adopt, adopt.Link).ContinueWith(_ =>
+            {
+                if (!_disposed && peer.Announced is { } latest)
+                    OnPeerStatus(peer, latest);
+            }, TaskScheduler.Default);
             return;
         }
         // Its status may change what we report for its port group even when ours did not change.
@@ -302,7 +308,10 @@ public sealed partial class ReplicatedDevice
             _serving = true;
             changed = true;
             _log.LogInformation("{Device}: synchronized with replica {Peer}; serving I/O", _options.DeviceName, peer.Id);
+            Unsuspend($"replica {peer.Id} is back at this node's generation");
         }
+        if (_yieldedTo == peer)
+            _yieldedTo = null;
         if (peer.RecordedState != ReplicaState.Synchronized)
         {
             peer.RecordedState = ReplicaState.Synchronized;
@@ -374,39 +383,36 @@ public sealed partial class ReplicatedDevice
     {
         Task task;
         bool changed;
-        bool compareLastWrites = false;
         lock (_stateLock)
         {
             changed = SetReceivesWrites(peer, false);
             peer.SyncCancellation?.Cancel();
-            if (peer.RecordedState == ReplicaState.Synchronized && LocalState == ReplicaState.Synchronized && _serving)
+            if (peer.LossRecorded is { IsCompleted: false } deciding)
             {
-                var header = Header;
-                peer.RecordedState = ReplicaState.NotSynchronized;
-                peer.BitmapGeneration = header.Generation;
-                string next = Generation.AfterLosing(header.Generation, peer.Id);
-                Volatile.Write(ref _header, header with { Generation = next, History = Generation.Push(header.History, header.Generation) });
-                _log.LogWarning("{Device}: replica {Peer} is lost; this node continues alone and records what it misses (generation {Generation})",
-                    _options.DeviceName, peer.Id, next);
-                peer.LossRecorded = PersistAsync();
-                changed = true;
-                compareLastWrites = true;
+                task = deciding;
             }
-            else if (peer.RecordedState == ReplicaState.Synchronized)
+            else if (peer.RecordedState == ReplicaState.Synchronized && LocalState == ReplicaState.Synchronized && _serving)
             {
-                peer.RecordedState = ReplicaState.NotSynchronized;
-                peer.LossRecorded = PersistAsync();
+                // A partner we served with: the failover strategy decides whether we go on.
+                task = peer.LossRecorded = Task.Run(() => DecideOnLossAsync(peer));
                 changed = true;
             }
-            task = peer.LossRecorded ?? Task.CompletedTask;
+            else
+            {
+                if (peer.RecordedState == ReplicaState.Synchronized)
+                {
+                    peer.RecordedState = ReplicaState.NotSynchronized;
+                    peer.LossRecorded = PersistAsync();
+                    changed = true;
+                }
+                task = peer.LossRecorded ?? Task.CompletedTask;
+            }
         }
         if (changed)
         {
             RaiseStateChanged();
             BroadcastStatus();
         }
-        if (compareLastWrites)
-            TellSurvivorsHowFarWeGot(peer);
         return task;
     }
 
@@ -432,7 +438,12 @@ public sealed partial class ReplicatedDevice
             string next = Generation.NewRandom();
             Volatile.Write(ref _header, header with { Generation = next, History = Generation.Push(history, header.Generation) });
             LocalState = ReplicaState.Synchronized;
-            _serving = true;
+            _yieldedTo = null;
+            // Under node majority the copy still needs a majority to serve; the witness is told the
+            // administrator's choice (its generation check is skipped once).
+            _forceWitness = _strategy == FailoverStrategy.NodeMajority;
+            _serving = _strategy == FailoverStrategy.Heartbeat || (1 + _peers.Count(p => p.Link is { IsUp: true })) * 2 > VoteCount;
+            _suspendedBecause = _serving ? null : "marked synchronized; waiting for a majority of votes";
             _log.LogWarning("{Device}: marked synchronized by the administrator; partners will be fully synchronized from this node", _options.DeviceName);
         }
         await PersistAsync().ConfigureAwait(false);

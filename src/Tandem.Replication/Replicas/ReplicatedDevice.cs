@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
+using Tandem.Replication.Failover;
 using Tandem.Replication.Links;
 using Tandem.Replication.Ordering;
 using Tandem.Replication.Sync;
@@ -89,8 +90,15 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
 
         // A copy that was synchronized when this node stopped may serve at once only if it had
         // already left every partner behind (it was the survivor). Otherwise a partner may have
-        // gone on without it: wait to compare generations.
-        _serving = LocalState == ReplicaState.Synchronized && _peers.All(p => p.RecordedState != ReplicaState.Synchronized);
+        // gone on without it: wait to compare generations. Under node majority even a survivor
+        // waits for a majority (the witness's vote) first.
+        _strategy = FailoverStrategyText.Of(_header);
+        if (_header.Witness is { } witness)
+            _witness = OpenWitness(witness);
+        _serving = LocalState == ReplicaState.Synchronized && _peers.All(p => p.RecordedState != ReplicaState.Synchronized)
+            && _strategy == FailoverStrategy.Heartbeat;
+        if (LocalState == ReplicaState.Synchronized && !_serving && _strategy == FailoverStrategy.NodeMajority)
+            _suspendedBecause = "waiting for a majority of votes after start-up";
         foreach (var peer in _peers)
         {
             // The RAM journal does not survive a restart: a partner left behind needs a full sync.
@@ -102,8 +110,8 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
     public int LocalId { get; }
     public ReplicaState LocalState { get; private set; }
 
-    /// <summary>True when this node serves I/O for the device (synchronized and confirmed).</summary>
-    public bool IsServing => _serving;
+    /// <summary>True when this node serves I/O for the device (synchronized and confirmed, and no failover decision pending).</summary>
+    public bool IsServing => _serving && Volatile.Read(ref _deciding) == 0;
 
     public IReadOnlyList<ReplicaPeer> Peers => _peers;
     public ReplicationHeader Header => Volatile.Read(ref _header);
@@ -262,6 +270,10 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
                     else
                     {
                         peer.Bitmap.MarkBlocks(m.Lba, m.BlockCount);
+                        // The strategy is still deciding about this partner: this write must not
+                        // complete without it before we know we go on (docs/design/failover.md).
+                        if (peer.LossRecorded is { IsCompleted: false } gate)
+                            requests.AddGate(gate);
                     }
                 }
             }
@@ -285,6 +297,12 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask CompleteAsync(PeerRequests requests, long lba, long blockCount)
     {
+        bool lost = false;
+        for (int i = 0; i < requests.Gates; i++)
+        {
+            await requests.Gate(i).ConfigureAwait(false);
+            lost = true;
+        }
         for (int i = 0; i < requests.Count; i++)
         {
             var (peer, link, pending) = requests[i];
@@ -299,18 +317,30 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
                 link.Fail(new IOException($"Replica {peer.Id} answered {reply.Status}."));
             }
             await RecordLossAsync(peer, link).ConfigureAwait(false);
+            lost = true;
         }
+        // The failover strategy stopped this node while the write was out: it is not acknowledged
+        // (the initiator retries it through a node that serves).
+        if (lost && !_serving)
+            throw Unavailable();
     }
 
     private void EnsureServing()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!_serving)
-        {
-            throw new DeviceUnavailableException(
-                $"HA device {_options.DeviceName} is {LocalState.ToText()} on this node and does not serve I/O.",
-                transitioning: LocalState == ReplicaState.Synchronizing);
-        }
+        if (!_serving || Volatile.Read(ref _deciding) != 0)
+            throw Unavailable();
+    }
+
+    private DeviceUnavailableException Unavailable()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_serving)
+            return new DeviceUnavailableException($"HA device {_options.DeviceName} lost a partner; the failover strategy is deciding whether this node goes on.", transitioning: true);
+        string why = _suspendedBecause is { } reason ? $" ({reason})" : "";
+        return new DeviceUnavailableException(
+            $"HA device {_options.DeviceName} is {LocalState.ToText()} on this node and does not serve I/O{why}.",
+            transitioning: LocalState == ReplicaState.Synchronizing);
     }
 
     private void CheckRange(long lba, long blockCount)
@@ -319,11 +349,25 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
             throw new ArgumentOutOfRangeException(nameof(lba), $"Blocks {lba}+{blockCount} are outside the device ({BlockCount} blocks).");
     }
 
-    /// <summary>Up to three pending requests (one per partner), without allocating.</summary>
+    /// <summary>
+    /// The pending requests of one write (one per partner that receives it) and the loss gates of
+    /// the partners it skipped while the strategy decides about them, without allocating.
+    /// </summary>
     private struct PeerRequests
     {
         private (ReplicaPeer, ReplicationLink, PendingReply) _a, _b;
+        private Task? _gateA, _gateB;
         public int Count { get; private set; }
+        public int Gates { get; private set; }
+
+        public void AddGate(Task gate)
+        {
+            if (Gates == 0) _gateA = gate;
+            else _gateB = gate;
+            Gates++;
+        }
+
+        public readonly Task Gate(int i) => i == 0 ? _gateA! : _gateB!;
 
         public void Add(ReplicaPeer peer, ReplicationLink link, PendingReply reply)
         {

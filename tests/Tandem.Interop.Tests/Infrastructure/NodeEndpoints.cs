@@ -10,6 +10,9 @@ namespace Tandem.Interop.Tests.Infrastructure;
 /// </summary>
 public sealed record NodeEndpoints(IReadOnlyList<IPAddress> PortalAddresses, int IscsiPort, IPEndPoint Api, IPEndPoint Replication)
 {
+    /// <summary>More replication endpoints the node listens on (e.g. its heartbeat network's address).</summary>
+    public IReadOnlyList<IPEndPoint> MoreReplication { get; init; } = [];
+
     /// <summary>Program and arguments that start the node's <c>dotnet</c> (empty: started directly).</summary>
     public IReadOnlyList<string> Launcher { get; init; } = [];
 

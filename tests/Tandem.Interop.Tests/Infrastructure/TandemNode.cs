@@ -96,8 +96,11 @@ public sealed class TandemNode : IAsyncDisposable
         }
         info.ArgumentList.Add("--api");
         info.ArgumentList.Add(ApiEndPoint);
-        info.ArgumentList.Add("--replication");
-        info.ArgumentList.Add(Endpoints.Replication.ToString());
+        foreach (var replication in Endpoints.MoreReplication.Prepend(Endpoints.Replication))
+        {
+            info.ArgumentList.Add("--replication");
+            info.ArgumentList.Add(replication.ToString());
+        }
         info.ArgumentList.Add("--admin-password");
         info.ArgumentList.Add(AdminPassword);
         info.ArgumentList.Add("--node-name");

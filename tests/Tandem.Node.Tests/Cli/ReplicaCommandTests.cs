@@ -207,10 +207,10 @@ public class ReplicaCommandTests
 
         var lines = Lines(result.Out);
         Assert.Equal("Device d1: synchronized", lines[0]);
-        Assert.Equal(["ID", "NODE", "API", "STATE", "ALUA", "PRIO", "LINK", "DIRTY", "SYNC"], lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["ID", "NODE", "API", "STATE", "ALUA", "PRIO", "LINK", "HEARTBEAT", "DIRTY", "SYNC"], lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
         Assert.Equal(4, lines.Length);
-        Assert.Matches(@"^1 +node-a \(local\) +10\.0\.0\.1:3261 +synchronized +optimized/active-optimized +1 +- +- +-$", lines[2]);
-        Assert.Matches(@"^2 +node-b +10\.0\.0\.2:3261 +synchronizing +optimized/transitioning +2 +up +58 MiB +fast 42\.0% 180 MiB/s ETA 12s \(1->2\)$", lines[3]);
+        Assert.Matches(@"^1 +node-a \(local\) +10\.0\.0\.1:3261 +synchronized +optimized/active-optimized +1 +- +- +- +-$", lines[2]);
+        Assert.Matches(@"^2 +node-b +10\.0\.0\.2:3261 +synchronizing +optimized/transitioning +2 +up +0 up +58 MiB +fast 42\.0% 180 MiB/s ETA 12s \(1->2\)$", lines[3]);
         AssertAligned(lines.Skip(1).ToArray());
     }
 
@@ -227,7 +227,7 @@ public class ReplicaCommandTests
         Assert.StartsWith("1 ", lines[2]);
         Assert.StartsWith("2 ", lines[3]);
         Assert.Contains("fast 42.0% 180 MiB/s ETA 12s (1->2)", lines[3]);
-        Assert.Matches(@"^3 +node-c +10\.0\.0\.3:3261 +not-synchronized +non-optimized/unavailable +3 +down +1\.5 MiB +-$", lines[4]);
+        Assert.Matches(@"^3 +node-c +10\.0\.0\.3:3261 +not-synchronized +non-optimized/unavailable +3 +down +0 up +1\.5 MiB +-$", lines[4]);
         AssertAligned(lines.Skip(1).ToArray());
     }
 

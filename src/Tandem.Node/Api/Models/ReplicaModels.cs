@@ -32,8 +32,24 @@ public sealed record AddReplicaRequest
     /// <summary>ALUA of the partners' paths: "optimized" (default) or "non-optimized".</summary>
     public string? Alua { get; init; }
 
-    /// <summary>Failover priority of the partners (1 = highest; used by the heartbeat strategy).</summary>
+    /// <summary>Failover priority of every partner (1 = highest, 255 = lowest; default 2).</summary>
     public int? Priority { get; init; }
+
+    /// <summary>Failover priority of each partner, in <see cref="Partners"/> order (instead of <see cref="Priority"/>).</summary>
+    public IReadOnlyList<int>? Priorities { get; init; }
+
+    /// <summary>Failover priority of this node (default 1, the highest).</summary>
+    public int? LocalPriority { get; init; }
+
+    /// <summary>ALUA of this node's paths: "optimized" (default) or "non-optimized".</summary>
+    public string? LocalAlua { get; init; }
+
+    /// <summary>
+    /// Failover strategy, fixed for the life of the replica set: "heartbeat" (default: priorities
+    /// decide who stops when the sync channels are lost but a heartbeat answers) or
+    /// "node-majority" (a node serves only while it reaches more than half of the votes).
+    /// </summary>
+    public string? Failover { get; init; }
 }
 
 /// <summary>Body of POST /api/v1/devices/{name}/sync.</summary>
@@ -45,7 +61,25 @@ public sealed record SyncRequest
 
 /// <summary>An HA device's replica set as one node sees it (GET /api/v1/devices/{name}/replicas).</summary>
 /// <param name="State">This node's replica state: "synchronized", "synchronizing", "not-synchronized" or "split-brain".</param>
-public sealed record ReplicaSetDto(string Device, string State, IReadOnlyList<ReplicaNodeDto> Nodes);
+/// <param name="Failover">The failover strategy and what it does now, or null for a device that is not replicated.</param>
+public sealed record ReplicaSetDto(string Device, string State, IReadOnlyList<ReplicaNodeDto> Nodes, FailoverDto? Failover = null);
+
+/// <summary>The failover strategy of a replica set as one node applies it (docs/design/failover.md).</summary>
+/// <param name="Strategy">"heartbeat" or "node-majority" (fixed when the replica set was created).</param>
+/// <param name="Serving">Whether this node serves I/O now.</param>
+/// <param name="BlockedReason">Why this node does not serve although its copy is current (no majority), or null.</param>
+/// <param name="Witness">The witness ("witness node HOST:PORT", "file-share witness DIR"), or null.</param>
+/// <param name="HoldsWitnessVote">Whether this node holds the witness's vote now.</param>
+/// <param name="WitnessAnswer">The witness's last answer to this node, or null.</param>
+/// <param name="Warnings">How the replica set is wired that risks a split brain or an outage (e.g. fewer than two independent heartbeat channels).</param>
+public sealed record FailoverDto(
+    string Strategy,
+    bool Serving,
+    string? BlockedReason,
+    string? Witness,
+    bool HoldsWitnessVote,
+    string? WitnessAnswer,
+    IReadOnlyList<string> Warnings);
 
 /// <summary>One node of a replica set.</summary>
 /// <param name="NodeId">Replica id (1-3); also the node's ALUA target port group and relative target port.</param>
@@ -58,6 +92,7 @@ public sealed record ReplicaSetDto(string Device, string State, IReadOnlyList<Re
 /// <param name="DirtyBytes">Bytes marked in the local dirty bitmap for this partner (what a fast sync copies).</param>
 /// <param name="Sync">Progress of a running synchronization to or from this node, or null.</param>
 /// <param name="LastSync">The last finished synchronization to or from this node (its final figures), or null.</param>
+/// <param name="HeartbeatsUp">How many heartbeat channels to this node are up (0 for the local node).</param>
 public sealed record ReplicaNodeDto(
     int NodeId,
     bool Local,
@@ -72,7 +107,8 @@ public sealed record ReplicaNodeDto(
     bool Connected,
     long DirtyBytes,
     SyncProgressDto? Sync,
-    SyncProgressDto? LastSync = null);
+    SyncProgressDto? LastSync = null,
+    int HeartbeatsUp = 0);
 
 /// <summary>A running synchronization.</summary>
 /// <param name="Kind">"full" or "fast".</param>

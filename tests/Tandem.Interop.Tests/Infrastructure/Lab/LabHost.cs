@@ -23,10 +23,14 @@ public sealed record LabHost(int Number, string Namespace, IPAddress Client, IPA
     /// <summary>Starts a program inside this host's namespace.</summary>
     public IReadOnlyList<string> Launcher => ["ip", "netns", "exec", Namespace];
 
-    /// <summary>A node here: portal and API on the client network, replication on the sync network.</summary>
+    /// <summary>
+    /// A node here: portal and API on the client network, replication on the sync network, and
+    /// heartbeat channels answered on the heartbeat network.
+    /// </summary>
     public NodeEndpoints NodeEndpoints => new([Client], IscsiPort, new IPEndPoint(Client, ApiPort), new IPEndPoint(Sync, ReplicationPort))
     {
         Launcher = Launcher,
+        MoreReplication = [new IPEndPoint(Heartbeat, ReplicationPort)],
     };
 
     /// <summary>What partners give <c>replica add --sync-channel</c> for this host.</summary>

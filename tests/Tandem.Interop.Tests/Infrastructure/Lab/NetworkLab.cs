@@ -75,8 +75,8 @@ public sealed partial class NetworkLab : IAsyncDisposable
     /// </summary>
     public static async Task<NetworkLab> CreateAsync(int hostCount, Action<string>? log = null)
     {
-        if (hostCount is < 2 or > 3)
-            throw new ArgumentOutOfRangeException(nameof(hostCount), "a replica set has two or three nodes");
+        if (hostCount is < 2 or > 4)
+            throw new ArgumentOutOfRangeException(nameof(hostCount), "a replica set has two or three nodes, and a witness may be one more host");
         log ??= _ => { };
         await StaleLabSweeper.SweepAsync(log);
         var lab = new NetworkLab(Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant(), await FreeClientSubnetAsync(), log);
