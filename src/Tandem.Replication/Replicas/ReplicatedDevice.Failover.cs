@@ -34,16 +34,6 @@ public sealed partial class ReplicatedDevice
     /// <summary>Why this node does not serve although its copy is current (no majority), or null.</summary>
     public string? SuspendedBecause => _suspendedBecause;
 
-    private enum LossOutcome
-    {
-        /// <summary>Go on without the partner.</summary>
-        Continue,
-        /// <summary>The partner goes on: stop serving, our copy is left behind.</summary>
-        Yield,
-        /// <summary>No majority: stop serving, our copy stays current.</summary>
-        Suspend,
-    }
-
     private readonly record struct LossDecision(LossOutcome Outcome, string Reason)
     {
         public static LossDecision Continue(string reason) => new(LossOutcome.Continue, reason);
@@ -114,7 +104,7 @@ public sealed partial class ReplicatedDevice
             var (reaches, serving) = await ReachQueryAsync(link, lost.Id).ConfigureAwait(false);
             if (!reaches || !serving)
                 continue;
-            if (!Outranks(lost))
+            if (FailoverRules.Contested(Outranks(lost)) == LossOutcome.Yield)
                 return LossDecision.Yield($"replica {lost.Id} outranks this node, and replica {other.Id} still reaches both (a partial partition)");
             await ConfirmStoppedAsync(lost, $"replica {other.Id} still reaches both nodes (a partial partition) and this node outranks it").ConfigureAwait(false);
             return LossDecision.Continue($"this node outranks replica {lost.Id}; replica {other.Id} still reaches both (a partial partition)");
@@ -122,10 +112,11 @@ public sealed partial class ReplicatedDevice
 
         if (_strategy == FailoverStrategy.Heartbeat)
         {
-            if (await HeartbeatAnswersAsync(lost).ConfigureAwait(false))
+            bool answers = await HeartbeatAnswersAsync(lost).ConfigureAwait(false);
+            if (FailoverRules.Heartbeat(answers, Outranks(lost)) == LossOutcome.Yield)
+                return LossDecision.Yield($"every sync channel to replica {lost.Id} is lost, its heartbeat answers, and it outranks this node");
+            if (answers)
             {
-                if (!Outranks(lost))
-                    return LossDecision.Yield($"every sync channel to replica {lost.Id} is lost, its heartbeat answers, and it outranks this node");
                 if (!await FenceOverHeartbeatAsync(lost, $"replica {LocalId} lost every sync channel to it and outranks it").ConfigureAwait(false))
                     await ConfirmStoppedAsync(lost, "its heartbeat answers probes but not the fence").ConfigureAwait(false);
                 return LossDecision.Continue($"every sync channel to replica {lost.Id} is lost; its heartbeat answers and this node outranks it");
@@ -140,19 +131,21 @@ public sealed partial class ReplicatedDevice
         // Node majority.
         int total = VoteCount;
         int votes = 1 + _peers.Count(p => p != lost && p.Link is { IsUp: true } && p.ReceivesWrites);
-        if (votes * 2 > total)
+        switch (FailoverRules.NodeMajority(votes, total, _witness is not null))
         {
-            await ConfirmStoppedAsync(lost, $"this node keeps {votes} of {total} votes").ConfigureAwait(false);
-            return LossDecision.Continue($"this node keeps {votes} of {total} votes without replica {lost.Id}");
+            case LossOutcome.Continue:
+                await ConfirmStoppedAsync(lost, $"this node keeps {votes} of {total} votes").ConfigureAwait(false);
+                return LossDecision.Continue($"this node keeps {votes} of {total} votes without replica {lost.Id}");
+            case LossOutcome.Suspend:
+                return LossDecision.Suspend($"this node reaches {votes} of {total} votes without replica {lost.Id}");
         }
-        if (_witness is null)
-            return LossDecision.Suspend($"this node reaches {votes} of {total} votes without replica {lost.Id}");
         var header = Header;
+        var witness = _witness!;
         var answer = await AskWitnessAsync(header.Generation, header.History, Generation.AfterLosing(header.Generation, lost.Id), force: false).ConfigureAwait(false);
-        if (answer.Verdict != WitnessVerdict.Granted)
-            return LossDecision.Suspend($"replica {lost.Id} is lost and {_witness.Description} does not vote for this node ({answer.Reason})");
-        await ConfirmStoppedAsync(lost, $"{_witness.Description} votes for this node").ConfigureAwait(false);
-        return LossDecision.Continue($"{_witness.Description} votes for this node without replica {lost.Id}");
+        if (FailoverRules.AfterWitness(answer.Verdict) == LossOutcome.Suspend)
+            return LossDecision.Suspend($"replica {lost.Id} is lost and {witness.Description} does not vote for this node ({answer.Reason})");
+        await ConfirmStoppedAsync(lost, $"{witness.Description} votes for this node").ConfigureAwait(false);
+        return LossDecision.Continue($"{witness.Description} votes for this node without replica {lost.Id}");
     }
 
     /// <summary>Votes of the device: one per data node, one for the witness.</summary>

@@ -158,7 +158,7 @@ public sealed partial class ReplicatedDevice
             return;
         int total = VoteCount;
         int votes = 1 + _peers.Count(p => p.Link is { IsUp: true } && p.ReceivesWrites);
-        if (votes * 2 > total)
+        if (FailoverRules.HasMajority(votes, total))
         {
             if (Volatile.Read(ref _voteTrustedUntil) != 0 && _witness is { } held && _peers.All(p => p.ReceivesWrites && p.Link is { IsUp: true }))
             {
