@@ -203,13 +203,17 @@ public sealed partial class ReplicatedDevice
     /// new generation (its bitmap is relative to the old one), persisted before any write it missed
     /// completes.
     /// </summary>
-    private async Task ContinueWithoutAsync(ReplicaPeer lost, string reason)
+    /// <param name="keepSending">
+    /// The partner is reachable but stopped serving (it yielded in a partial partition): keep
+    /// sending it our writes, so that what it misses is only what the node it yielded to marked.
+    /// </param>
+    private async Task ContinueWithoutAsync(ReplicaPeer lost, string reason, bool keepSending = false)
     {
         Task persisted = Task.CompletedTask;
         bool moved = false;
         lock (_stateLock)
         {
-            if (lost.RecordedState == ReplicaState.Synchronized && !lost.ReceivesWrites && LocalState == ReplicaState.Synchronized && _serving)
+            if (lost.RecordedState == ReplicaState.Synchronized && lost.ReceivesWrites == keepSending && LocalState == ReplicaState.Synchronized && _serving)
             {
                 var header = Header;
                 lost.RecordedState = ReplicaState.NotSynchronized;
@@ -227,7 +231,8 @@ public sealed partial class ReplicatedDevice
         {
             RaiseStateChanged();
             BroadcastStatus();
-            TellSurvivorsHowFarWeGot(lost);
+            if (!keepSending)
+                TellSurvivorsHowFarWeGot(lost);
         }
     }
 

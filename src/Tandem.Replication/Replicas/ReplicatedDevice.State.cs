@@ -17,7 +17,8 @@ public sealed partial class ReplicatedDevice
         var header = Header;
         var suspects = _suspects;
         return new StatusMessage(LocalState.ToText(), header.Generation, header.History, _serving,
-            suspects is { IsUnknown: false, Extents.Count: > 0 } ? suspects.Extents : null, suspects?.IsUnknown == true);
+            suspects is { IsUnknown: false, Extents.Count: > 0 } ? suspects.Extents : null, suspects?.IsUnknown == true,
+            _peers.Length > 1 ? Reached() : null);
     }
 
     private void SendStatus(ReplicationLink link)
@@ -51,6 +52,18 @@ public sealed partial class ReplicatedDevice
             case SyncBeginMessage begin:
                 lock (_stateLock)
                 {
+                    if (LocalState == ReplicaState.Synchronizing && _syncSource is { } source && source != peer && source.Link is { IsUp: true })
+                    {
+                        link.Reply(requestId, ReplyStatus.NotReady); // one source at a time
+                        return;
+                    }
+                    if (_yieldedTo is { } winner && winner != peer && winner.Link is not { IsUp: true })
+                    {
+                        // We stopped for that node, which goes on without us: a copy from anyone
+                        // else would miss its writes and let us serve beside it, out of its reach.
+                        link.Reply(requestId, ReplyStatus.NotReady);
+                        return;
+                    }
                     if (LocalState == ReplicaState.Synchronized && _serving)
                     {
                         if (!begin.Force)
@@ -107,6 +120,9 @@ public sealed partial class ReplicatedDevice
                 if (_peers.FirstOrDefault(p => p.Id == last.LostNodeId && p != peer) is { } lost)
                     Track(Task.Run(() => RewriteLastWritesAsync(lost, last.NewestApplied, peer.Id)));
                 return;
+            case ReachQueryMessage query:
+                link.Reply(requestId, ReplyStatus.Ok, new[] { ReachBits(query.NodeId) });
+                return;
             case LunResetMessage:
                 LunResetReceived?.Invoke();
                 link.Reply(requestId, ReplyStatus.Ok);
@@ -138,9 +154,12 @@ public sealed partial class ReplicatedDevice
     {
         bool startSync = false, full = false, changed = false;
         ReplicaPeer? adopt = null;
+        bool adoptKeepingWrites = false;
         lock (_stateLock)
         {
             peer.Announced = theirs;
+            if (peer.LossRecorded is { IsCompleted: false })
+                return; // the strategy is deciding about this partner; it looks at this status when done
             var header = Header;
             var theirState = ReplicaStateText.Parse(theirs.State);
             bool sameGeneration = theirs.Generation == header.Generation;
@@ -192,6 +211,15 @@ public sealed partial class ReplicatedDevice
                     {
                         adopt = other; // that node is silent for us too: record its loss as well (same generation)
                     }
+                    else if (other.RecordedState == ReplicaState.Synchronized && other.Announced is { Serving: false } &&
+                             ReplicaStateText.Parse(other.Announced.State) == ReplicaState.NotSynchronized)
+                    {
+                        // A partial partition already resolved: that node stopped for the one that
+                        // lost it. We record the same loss (same generation) but keep sending it our
+                        // writes, so that what it misses is exactly the other node's bitmap.
+                        adopt = other;
+                        adoptKeepingWrites = true;
+                    }
                     else if (peer.PartitionReported != theirs.Generation)
                     {
                         peer.PartitionReported = theirs.Generation;
@@ -242,12 +270,24 @@ public sealed partial class ReplicatedDevice
         }
         if (adopt is not null)
         {
-            _log.LogWarning("{Device}: replica {Peer} lost replica {Other}, which is silent for this node too: recording its loss here as well",
-                _options.DeviceName, peer.Id, adopt.Id);
-            adopt.Link?.Fail(new TimeoutException($"Replica {peer.Id} lost replica {adopt.Id}, which is silent here too."));
-            // Once the strategy has decided about it (we are then at their generation, or stopped),
-            // look at their status again.
-            _ = RecordLossAsync(adopt, adopt.Link).ContinueWith(_ =>
+            Task recorded;
+            if (adoptKeepingWrites)
+            {
+                _log.LogWarning("{Device}: replica {Peer} lost replica {Other}, which stopped serving: recording the same loss here, still sending it writes",
+                    _options.DeviceName, peer.Id, adopt.Id);
+                recorded = ContinueWithoutAsync(adopt, $"replica {peer.Id} lost it and it stopped serving", keepSending: true);
+            }
+            else
+            {
+                _log.LogWarning("{Device}: replica {Peer} lost replica {Other}, which is silent for this node too: recording its loss here as well",
+                    _options.DeviceName, peer.Id, adopt.Id);
+                adopt.Link?.Fail(new TimeoutException($"Replica {peer.Id} lost replica {adopt.Id}, which is silent here too."));
+                // A partner that reached us decided about it already (it outranked it, or it holds
+                // a majority with us): the strategy has nothing left to decide here.
+                recorded = RecordLossAsync(adopt, adopt.Link, decided: true);
+            }
+            // Once recorded (we are then at their generation), look at their status again.
+            _ = recorded.ContinueWith(_ =>
             {
                 if (!_disposed && peer.Announced is { } latest)
                     OnPeerStatus(peer, latest);
@@ -379,7 +419,8 @@ public sealed partial class ReplicatedDevice
     /// were synchronized with it we move to a new generation (the partner's bitmap is relative to
     /// the old one). Persisted before any write that the partner missed completes.
     /// </summary>
-    private Task RecordLossAsync(ReplicaPeer peer, ReplicationLink? link)
+    /// <param name="decided">The partner's loss was decided elsewhere (a partner that reached us lost it and goes on): go on without deciding.</param>
+    private Task RecordLossAsync(ReplicaPeer peer, ReplicationLink? link, bool decided = false)
     {
         Task task;
         bool changed;
@@ -394,7 +435,9 @@ public sealed partial class ReplicatedDevice
             else if (peer.RecordedState == ReplicaState.Synchronized && LocalState == ReplicaState.Synchronized && _serving)
             {
                 // A partner we served with: the failover strategy decides whether we go on.
-                task = peer.LossRecorded = Task.Run(() => DecideOnLossAsync(peer));
+                task = peer.LossRecorded = decided
+                    ? ContinueWithoutAsync(peer, "a partner that reached this node lost it too")
+                    : Task.Run(() => DecideOnLossAsync(peer));
                 changed = true;
             }
             else
