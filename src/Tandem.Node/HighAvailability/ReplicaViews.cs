@@ -30,7 +30,7 @@ internal static class ReplicaViews
                 n.Optimized ? "optimized" : "non-optimized", aluaState, n.Priority, peer.Link is { IsUp: true },
                 peer.ReceivesWrites && peer.Sync is null ? 0 : peer.Bitmap.DirtyBytes, ToDto(peer.Sync), ToDto(peer.LastSync));
         }).ToArray();
-        return new ReplicaSetDto(deviceName, LocalState(device), nodes);
+        return new ReplicaSetDto(deviceName, LocalState(device), nodes, header.FailoverStrategy, header.Witness?.ToString());
     }
 
     public static string LocalState(ReplicatedDevice device) =>

@@ -45,7 +45,10 @@ public sealed record SyncRequest
 
 /// <summary>An HA device's replica set as one node sees it (GET /api/v1/devices/{name}/replicas).</summary>
 /// <param name="State">This node's replica state: "synchronized", "synchronizing", "not-synchronized" or "split-brain".</param>
-public sealed record ReplicaSetDto(string Device, string State, IReadOnlyList<ReplicaNodeDto> Nodes);
+/// <param name="Failover">Failover strategy: "heartbeat" or "node-majority".</param>
+/// <param name="Witness">The third vote of a two-node, node-majority device ("witness node HOST:PORT", "file-share witness DIR"), or null.</param>
+public sealed record ReplicaSetDto(string Device, string State, IReadOnlyList<ReplicaNodeDto> Nodes,
+    string Failover = Tandem.Storage.ReplicationHeader.HeartbeatFailover, string? Witness = null);
 
 /// <summary>One node of a replica set.</summary>
 /// <param name="NodeId">Replica id (1-3); also the node's ALUA target port group and relative target port.</param>
