@@ -114,7 +114,7 @@ internal static class WitnessCommands
                 }
                 var table = new Table("DEVICE", "NAA", "HOLDER", "GENERATION", "LAST-HOLDER");
                 foreach (var d in devices)
-                    table.Add(d.Device, d.Naa, d.Holder?.ToString() ?? "-", d.Generation ?? "-", d.LastHolder?.ToString() ?? "-");
+                    table.Add(d.Device, d.Naa, d.Holder, d.Generation, d.LastHolder);
                 table.Write(o);
             });
         });
