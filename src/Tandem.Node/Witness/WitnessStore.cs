@@ -126,40 +126,46 @@ public sealed class WitnessStore
     /// <summary>Decides a data node's request; a changed decision is on disk before this returns.</summary>
     public WitnessAnswer Vote(string naaHex, WitnessRequest request)
     {
-        var device = Find(naaHex);
-        lock (device.Sync)
+        var (name, answer, changed) = Change(naaHex, (ballot, now) =>
         {
-            ThrowIfRemoved(device);
-            var before = device.Ballot.State;
-            var now = _clock();
-            var answer = device.Ballot.Decide(request, now, out bool changed);
-            if (changed)
-                SaveOrRestore(device, before, now);
-            if (answer.Verdict == WitnessVerdict.Granted && changed)
-                _log.LogInformation("Witness device {Device}: vote granted to replica {Node}, which moves to generation {Generation}",
-                    device.Name, request.NodeId, request.NextGeneration);
-            else if (answer.Verdict != WitnessVerdict.Granted)
-                _log.LogInformation("Witness device {Device}: vote refused to replica {Node}: {Reason}", device.Name, request.NodeId, answer.Reason);
-            return answer;
-        }
+            var answer = ballot.Decide(request, now, out bool changed);
+            return (answer, changed);
+        });
+        if (answer.Verdict == WitnessVerdict.Granted && changed)
+            _log.LogInformation("Witness device {Device}: vote granted to replica {Node}, which moves to generation {Generation}",
+                name, request.NodeId, request.NextGeneration);
+        else if (answer.Verdict != WitnessVerdict.Granted)
+            _log.LogInformation("Witness device {Device}: vote refused to replica {Node}: {Reason}", name, request.NodeId, answer.Reason);
+        return answer;
     }
 
     /// <summary>The holder gives the vote back (it reaches its partner again).</summary>
     public WitnessDeviceDto Release(string naaHex, int nodeId)
     {
+        var (name, released, changed) = Change(naaHex, (ballot, _) =>
+        {
+            ballot.Release(nodeId, out bool changed);
+            return (ballot.State, changed);
+        });
+        if (changed)
+            _log.LogInformation("Witness device {Device}: replica {Node} released the vote", name, nodeId);
+        return new WitnessDeviceDto(name, naaHex, released.Holder, released.Generation, released.LastHolder);
+    }
+
+    /// <summary>Runs one decision of a device under its lock, saving the ballot before anyone hears of a change.</summary>
+    private (string Device, T Result, bool Changed) Change<T>(string naaHex, Func<WitnessBallot, TimeSpan, (T Result, bool Changed)> decide)
+    {
         var device = Find(naaHex);
         lock (device.Sync)
         {
-            ThrowIfRemoved(device);
+            if (device.Removed)
+                throw NotFound(device.Naa);
             var before = device.Ballot.State;
             var now = _clock();
-            device.Ballot.Release(nodeId, out bool changed);
+            var (result, changed) = decide(device.Ballot, now);
             if (changed)
-            {
                 SaveOrRestore(device, before, now);
-                _log.LogInformation("Witness device {Device}: replica {Node} released the vote", device.Name, nodeId);
-            }
-            return Describe(device);
+            return (device.Name, result, changed);
         }
     }
 
@@ -194,12 +200,6 @@ public sealed class WitnessStore
 
     private WitnessDevice Find(string naaHex) =>
         _devices.TryGetValue(naaHex, out var device) ? device : throw NotFound(naaHex);
-
-    private static void ThrowIfRemoved(WitnessDevice device)
-    {
-        if (device.Removed)
-            throw NotFound(device.Naa);
-    }
 
     private static TandemException NotFound(string naaHex) =>
         TandemException.NotFound($"Witness device for NAA {Names.Printable(naaHex)}");
