@@ -43,6 +43,7 @@ public static class CliApp
         root.Subcommands.Add(ServeCommand.Demo(context, stopToken));
         root.Subcommands.Add(DeviceCommands.Build(globals, context));
         root.Subcommands.Add(ReplicaCommands.Build(globals, context));
+        root.Subcommands.Add(WitnessCommands.Build(globals, context));
         root.Subcommands.Add(TargetCommands.Build(globals, context));
         root.Subcommands.Add(SessionCommands.Build(globals, context));
         root.Subcommands.Add(ChapCommands.Build(globals, context));

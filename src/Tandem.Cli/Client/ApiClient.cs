@@ -69,6 +69,16 @@ public sealed class ApiClient : IDisposable
     public Task<ApiResult<VerifyResultDto>> VerifyDeviceAsync(string device, CancellationToken ct) =>
         SendAsync<VerifyResultDto>(HttpMethod.Post, $"api/v1/devices/{Esc(device)}/verify", null, ct);
 
+    public Task<ApiResult<ReplicaSetDto>> AddWitnessAsync(string device, AddWitnessRequest request, CancellationToken ct) =>
+        SendAsync<ReplicaSetDto>(HttpMethod.Post, $"api/v1/devices/{Esc(device)}/witness", request, ct);
+
+    public Task<ApiResult<ReplicaSetDto>> RemoveWitnessAsync(string device, CancellationToken ct) =>
+        SendAsync<ReplicaSetDto>(HttpMethod.Delete, $"api/v1/devices/{Esc(device)}/witness", null, ct);
+
+    /// <summary>On a witness node: the witness devices it holds.</summary>
+    public Task<ApiResult<WitnessDeviceDto[]>> ListWitnessDevicesAsync(CancellationToken ct) =>
+        SendAsync<WitnessDeviceDto[]>(HttpMethod.Get, "api/v1/witness/devices", null, ct);
+
     public Task<ApiResult<TargetDto[]>> ListTargetsAsync(CancellationToken ct) => SendAsync<TargetDto[]>(HttpMethod.Get, "api/v1/targets", null, ct);
 
     public Task<ApiResult<TargetDto>> SetChapAsync(string target, ChapRequest chap, CancellationToken ct) =>

@@ -47,6 +47,7 @@ internal static class ManagementApi
         NodeEndpoints.Map(app);
         DeviceEndpoints.Map(app);
         ReplicaEndpoints.Map(app);
+        WitnessEndpoints.Map(app);
         TargetEndpoints.Map(app);
         DiscoveryEndpoints.Map(app);
         SessionEndpoints.Map(app);

@@ -7,6 +7,7 @@ namespace Tandem.Node.Config;
 /// admin.secret                management API password of user "admin"; 0600
 /// devices/                    default location of image devices (name.img + name.tandem.json)
 /// reservations/&lt;device&gt;.json  persistent-reservation state (APTPL) per device
+/// witness/&lt;naa&gt;.json        witness devices this node holds for HA devices elsewhere (their votes)
 /// </code>
 /// </summary>
 public sealed class DataDirectory
@@ -23,6 +24,7 @@ public sealed class DataDirectory
     public string AdminSecretPath => Path.Combine(Root, "admin.secret");
     public string DevicesDirectory => Path.Combine(Root, "devices");
     public string ReservationsDirectory => Path.Combine(Root, "reservations");
+    public string WitnessDirectory => Path.Combine(Root, "witness");
 
     public string ReservationStatePath(string deviceName) => Path.Combine(ReservationsDirectory, deviceName + ".json");
 

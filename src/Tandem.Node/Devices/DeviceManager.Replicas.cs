@@ -53,6 +53,7 @@ public sealed partial class DeviceManager
             JournalPath = JournalPathFor(headerPath),
             Logger = _loggerFactory.CreateLogger("Tandem.Replication." + config.Name),
             DeviceName = config.Name,
+            WitnessFactory = witness => OpenWitness(witness, identity),
         });
     }
 

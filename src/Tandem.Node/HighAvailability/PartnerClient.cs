@@ -12,7 +12,7 @@ namespace Tandem.Node.HighAvailability;
 /// This node calling a partner node's management API (to create the partner device, join it to the
 /// cluster, remove it). Errors come back as partner_error naming the partner and its answer.
 /// </summary>
-internal sealed class PartnerClient : IDisposable
+internal sealed partial class PartnerClient : IDisposable
 {
     /// <summary>User name for node-to-node calls authenticated with the cluster secret.</summary>
     public const string ClusterUser = "cluster";
@@ -33,6 +33,9 @@ internal sealed class PartnerClient : IDisposable
     }
 
     public string Endpoint { get; }
+
+    /// <summary>What the called node is to this one, for error messages ("Partner", "Witness node").</summary>
+    public string Role { get; init; } = "Partner";
 
     public Task<NodeDto> GetNodeAsync(CancellationToken ct) => SendAsync<NodeDto>(HttpMethod.Get, "api/v1/node", null, ct);
 
@@ -59,7 +62,7 @@ internal sealed class PartnerClient : IDisposable
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
-            throw new TandemException(ErrorCodes.PartnerError, $"Partner {Endpoint} is unreachable: {e.Message}", e);
+            throw new TandemException(ErrorCodes.PartnerError, $"{Role} {Endpoint} is unreachable: {e.Message}", e);
         }
         using (response)
         {
@@ -76,7 +79,7 @@ internal sealed class PartnerClient : IDisposable
                 catch (JsonException)
                 {
                 }
-                throw new TandemException(ErrorCodes.PartnerError, $"Partner {Endpoint} refused ({(int)response.StatusCode}): {message}");
+                throw new TandemException(ErrorCodes.PartnerError, $"{Role} {Endpoint} refused ({(int)response.StatusCode}): {message}");
             }
             if (typeof(T) == typeof(JsonElement) && text.Length == 0)
                 return default!;
@@ -86,7 +89,7 @@ internal sealed class PartnerClient : IDisposable
             }
             catch (JsonException e)
             {
-                throw new TandemException(ErrorCodes.PartnerError, $"Partner {Endpoint} answered something that is not a Tandem API response: {e.Message}", e);
+                throw new TandemException(ErrorCodes.PartnerError, $"{Role} {Endpoint} answered something that is not a Tandem API response: {e.Message}", e);
             }
         }
     }

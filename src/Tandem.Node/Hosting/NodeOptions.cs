@@ -42,6 +42,9 @@ public sealed record NodeOptions
     public string Vendor { get; init; } = DefaultVendor;
     public string Product { get; init; } = DefaultProduct;
 
+    /// <summary>How long a vote of this node's witness devices holds; null: <see cref="Replication.Failover.WitnessLease.Default"/> (tests shorten it).</summary>
+    public TimeSpan? WitnessLease { get; init; }
+
     /// <summary>Logging for the node; null: single-line console logs.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 }

@@ -11,6 +11,7 @@ using Tandem.Node.Config;
 using Tandem.Node.Devices;
 using Tandem.Node.Errors;
 using Tandem.Node.Validation;
+using Tandem.Node.Witness;
 using Tandem.Replication.Links;
 
 namespace Tandem.Node.Hosting;
@@ -30,9 +31,10 @@ public sealed class TandemNode : IAsyncDisposable
     private ReplicationListener? _replication;
     private int _stopped;
 
-    private TandemNode(NodeOptions options, DataDirectory data, DeviceManager devices, ILoggerFactory loggerFactory,
+    private TandemNode(NodeOptions options, DataDirectory data, DeviceManager devices, WitnessStore witnesses, ILoggerFactory loggerFactory,
         ILoggerFactory? ownedLoggerFactory, string adminPassword, bool adminPasswordGenerated)
     {
+        Witnesses = witnesses;
         Options = options;
         Data = data;
         Devices = devices;
@@ -46,6 +48,9 @@ public sealed class TandemNode : IAsyncDisposable
     public NodeOptions Options { get; }
     public DataDirectory Data { get; }
     public DeviceManager Devices { get; }
+
+    /// <summary>Witness devices this node holds: its votes for two-node HA devices of other nodes.</summary>
+    public WitnessStore Witnesses { get; }
     public ILoggerFactory LoggerFactory { get; }
     public string NodeName => Devices.Settings.NodeName;
     public string AdminPassword { get; }
@@ -92,7 +97,18 @@ public sealed class TandemNode : IAsyncDisposable
         var loggerFactory = options.LoggerFactory ?? ownedFactory!;
         var settings = new NodeIdentitySettings(nodeName, options.IqnPrefix, options.Vendor, options.Product);
         var devices = new DeviceManager(data, store, config, settings, loggerFactory);
-        var node = new TandemNode(options, data, devices, loggerFactory, ownedFactory, password, generated);
+        WitnessStore witnesses;
+        try
+        {
+            witnesses = WitnessStore.Open(data.WitnessDirectory, options.WitnessLease ?? Replication.Failover.WitnessLease.Default,
+                loggerFactory.CreateLogger("Tandem.Node.Witness"));
+        }
+        catch
+        {
+            ownedFactory?.Dispose();
+            throw;
+        }
+        var node = new TandemNode(options, data, devices, witnesses, loggerFactory, ownedFactory, password, generated);
         try
         {
             await devices.RestoreAsync(ct);
@@ -215,6 +231,8 @@ public sealed class TandemNode : IAsyncDisposable
             Names.ValidateNodeName(options.NodeName);
         ValidateInquiryString(options.Vendor, "--vendor", NodeOptions.MaxVendorLength);
         ValidateInquiryString(options.Product, "--product", NodeOptions.MaxProductLength);
+        if (options.WitnessLease is { } lease && lease <= TimeSpan.Zero)
+            throw TandemException.Invalid("The witness lease must be longer than zero.");
         if (options.Portals.Count == 0)
             throw TandemException.Invalid("At least one iSCSI portal is required.");
         if (options.Portals.Distinct().Count() != options.Portals.Count)

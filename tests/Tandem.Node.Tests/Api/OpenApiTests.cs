@@ -25,6 +25,8 @@ public class OpenApiTests
             "/api/v1/devices/{name}/replicas", "/api/v1/devices/{name}/sync", "/api/v1/devices/{name}/mark-synchronized",
             "/api/v1/devices/{name}/verify", "/api/v1/cluster/join", "/api/v1/replication/partner-devices",
             "/api/v1/replication/partner-devices/{name}/members/{nodeId}",
+            "/api/v1/devices/{name}/witness", "/api/v1/replication/partner-devices/{name}/witness", "/api/v1/witness/devices",
+            "/api/v1/witness/devices/{naa}", "/api/v1/witness/devices/{naa}/vote", "/api/v1/witness/devices/{naa}/release",
         ];
         Assert.Equal(expected.Order(), paths);
     }
