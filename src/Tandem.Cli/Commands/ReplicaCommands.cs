@@ -104,8 +104,9 @@ internal static class ReplicaCommands
             { device, partners, location, partnerUser, partnerPassword, syncChannels, heartbeatChannels, init, alua, localAlua, priority, localPriority, failover };
         command.Validators.Add(result =>
         {
-            int priorities = result.GetValue(priority)?.Length ?? 0;
-            int partnerCount = result.GetValue(partners)?.Length ?? 0;
+            // Token counts, not values: a value that failed to parse has its own error already.
+            int priorities = result.GetResult(priority)?.Tokens.Count ?? 0;
+            int partnerCount = result.GetResult(partners)?.Tokens.Count ?? 0;
             if (priorities > 1 && priorities != partnerCount)
                 result.AddError($"--priority: give it once for every partner or once per partner ({partnerCount}); got {priorities}.");
         });

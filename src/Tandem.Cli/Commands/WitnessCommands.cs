@@ -76,7 +76,7 @@ internal static class WitnessCommands
             var result = await api.AddWitnessAsync(parse.GetValue(device)!, request, ct);
             printer.Print(result, (o, set) =>
             {
-                o.WriteLine($"Device {set.Device} now has a {set.Witness ?? (witnessAddress is null ? $"file-share witness {request.Path}" : $"witness node {witnessAddress}")}.");
+                o.WriteLine($"Device {set.Device} now has a {set.Failover?.Witness ?? (witnessAddress is null ? $"file-share witness {request.Path}" : $"witness node {witnessAddress}")}.");
                 WriteFailover(o, set);
             });
         });
@@ -122,5 +122,5 @@ internal static class WitnessCommands
     }
 
     private static void WriteFailover(TextWriter o, ReplicaSetDto set) =>
-        o.WriteLine($"Failover: {set.Failover}; witness: {set.Witness ?? "none"}");
+        o.WriteLine($"Failover: {set.Failover?.Strategy ?? "none"}; witness: {set.Failover?.Witness ?? "none"}");
 }

@@ -298,7 +298,9 @@ public sealed partial class ReplicatedDevice
         RaiseStateChanged();
         if (changed)
             BroadcastStatus();
-        if (startSync)
+        // A node waiting for a majority (node majority) copies nothing yet: once it serves it looks
+        // at its partners' statuses again (ReconsiderPartners).
+        if (startSync && _serving)
         {
             // A partner that crashed tells us where its copy may differ: those extents too.
             foreach (long extent in theirs.Suspects ?? [])

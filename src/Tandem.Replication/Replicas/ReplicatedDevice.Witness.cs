@@ -219,5 +219,16 @@ public sealed partial class ReplicatedDevice
         Unsuspend($"{_witness.Description} votes for this node");
         RaiseStateChanged();
         BroadcastStatus();
+        ReconsiderPartners();
+    }
+
+    /// <summary>This node serves again: partners it could not synchronize meanwhile are looked at again.</summary>
+    private void ReconsiderPartners()
+    {
+        foreach (var peer in _peers)
+        {
+            if (peer.Link is { IsUp: true } && peer.Announced is { } announced)
+                OnPeerStatus(peer, announced);
+        }
     }
 }

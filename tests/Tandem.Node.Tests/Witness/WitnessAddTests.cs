@@ -176,7 +176,7 @@ public class WitnessAddTests
         Assert.Contains("a witness must be a third node. (invalid_argument)", refused.Error);
     }
 
-    [Fact(Skip = "needs SetWitnessAsync from main")]
+    [Fact]
     public async Task Add_then_remove_on_both_data_nodes_for_real()
     {
         await using var lab = await WitnessLab.StartAsync(recordWitnesses: false);

@@ -12,7 +12,7 @@ public class WitnessCommandTests
     private const string PasswordVariable = "TANDEM_WITNESS_PASSWORD";
 
     private static ReplicaSetDto Set(string? witness) =>
-        new("d1", "synchronized", [], "node-majority", witness);
+        new("d1", "synchronized", [], new FailoverDto("node-majority", true, null, witness, false, null, []));
 
     [Theory]
     [InlineData("Give exactly one of --witness HOST:PORT (a witness node) or --witness-path DIR (a shared folder)", "add", "d1")]
@@ -81,7 +81,7 @@ public class WitnessCommandTests
         Assert.True(result.ExitCode == 0, result.Error);
         var body = JsonSerializer.Deserialize<AddWitnessRequest>(api.Single().Body!, ApiJson.RequestOptions)!;
         Assert.Equal(new AddWitnessRequest { Path = "/mnt/witness" }, body);
-        Assert.Equal("file-share witness /mnt/witness", JsonSerializer.Deserialize<ReplicaSetDto>(result.Out, ApiJson.Options)!.Witness);
+        Assert.Equal("file-share witness /mnt/witness", JsonSerializer.Deserialize<ReplicaSetDto>(result.Out, ApiJson.Options)!.Failover!.Witness);
     }
 
     [Fact]
