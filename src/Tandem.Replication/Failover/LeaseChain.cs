@@ -112,6 +112,10 @@ internal sealed class LeaseChain(LeaseFolder folder, TimeSpan lease, Func<TimeSp
         if (!_listed)
         {
             List<long> sequences = folder.ListSequences();
+            // Pruning always leaves the newest records: an empty folder after records were seen
+            // is a wiped or different share, and an empty chain would vote for a stale replica.
+            if (sequences.Count == 0 && _headSequence > 0)
+                throw new WitnessShareException($"the witness's records in {folder.Path} are gone (share wiped or replaced?); add the witness again once both replicas are synchronized");
             _headSequence = sequences.Count == 0 ? 0 : sequences[^1];
             _oldest = sequences.Count == 0 ? 1 : sequences[0];
             SetHead(_headSequence == 0 ? default : folder.Read(_headSequence));

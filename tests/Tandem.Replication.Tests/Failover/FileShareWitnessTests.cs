@@ -178,6 +178,21 @@ public sealed class FileShareWitnessTests
     }
 
     [Fact]
+    public async Task RecordsThatVanishAreNotAFreshWitness()
+    {
+        using var share = new WitnessShare();
+        await using var witness = share.Open();
+        Assert.Equal(WitnessVerdict.Granted, (await VoteAsync(witness, 1, "a", "b")).Verdict);
+
+        foreach (long sequence in share.Records())
+            File.Delete(share.Record(sequence));
+        var answer = await VoteAsync(witness, 2, "a");
+
+        Assert.Equal(WitnessVerdict.Unreachable, answer.Verdict);
+        Assert.Contains("are gone", answer.Reason);
+    }
+
+    [Fact]
     public async Task MissingShareIsUnreachable()
     {
         using var parent = new TempDirectory();

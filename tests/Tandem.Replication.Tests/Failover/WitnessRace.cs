@@ -5,8 +5,8 @@ namespace Tandem.Replication.Tests.Failover;
 
 /// <summary>
 /// Two data nodes contending for one file-share witness, each on its own witness instance, and
-/// what each one trusted: the window from the start of a granted request to start + ¾ lease, on
-/// the one monotonic clock of this process. The guarantee under test: windows of different nodes
+/// what each one trusted: from when a Granted answer arrived (a node cannot act on a vote before)
+/// to the start of that request + ¾ lease, on the one monotonic clock of this process. The guarantee under test: windows of different nodes
 /// never overlap, however the threads are scheduled.
 /// </summary>
 internal static class WitnessRace
@@ -65,8 +65,12 @@ internal static class WitnessRace
             var answer = await WitnessShare.VoteAsync(witness, node, "g1");
             if (answer.Verdict == WitnessVerdict.Granted)
             {
-                lock (windows)
-                    windows.Add(new Window(node, start, start + answer.Lease * WitnessLease.TrustedFraction));
+                TimeSpan arrived = Clock.Elapsed, until = start + answer.Lease * WitnessLease.TrustedFraction;
+                if (arrived < until)
+                {
+                    lock (windows)
+                        windows.Add(new Window(node, arrived, until));
+                }
                 renewalsLeft = renewalsLeft > 0 ? renewalsLeft - 1 : random.Next(2, 6);
                 if (renewalsLeft == 0)
                 {
