@@ -60,6 +60,28 @@ public sealed class FileShareWitnessTests
     }
 
     [Fact]
+    public async Task HolderThatLostTheShareIsUnreachableAndRefusedWhenItComesBack()
+    {
+        using var share = new WitnessShare();
+        // The holder reaches the share through its own "mount": a link that can be cut.
+        using var mounts = new TempDirectory();
+        string mount = mounts.Combine("share");
+        Directory.CreateSymbolicLink(mount, share.Path);
+        await using var holder = new FileShareWitness(mount, Device, Lease, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        await using var other = share.Open();
+        Assert.Equal(WitnessVerdict.Granted, (await VoteAsync(holder, 1, "a")).Verdict);
+
+        File.Delete(mount);
+        Assert.Equal(WitnessVerdict.Unreachable, (await VoteAsync(holder, 1, "a")).Verdict);
+        Assert.Equal(WitnessVerdict.Granted, (await VoteUntilGrantedAsync(other, 2, "a", Patience)).Verdict);
+
+        Directory.CreateSymbolicLink(mount, share.Path);
+        var back = await VoteAsync(holder, 1, "a");
+        Assert.Equal(WitnessVerdict.Refused, back.Verdict);
+        Assert.Contains("votes for replica 2", back.Reason);
+    }
+
+    [Fact]
     public async Task StaleGenerationIsRefusedAfterATakeoverAndAfterARestart()
     {
         using var share = new WitnessShare();
