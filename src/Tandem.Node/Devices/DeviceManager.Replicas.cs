@@ -50,6 +50,7 @@ public sealed partial class DeviceManager
                 return Task.CompletedTask;
             },
             Timings = LinkTimings,
+            WitnessLease = WitnessLease,
             JournalPath = JournalPathFor(headerPath),
             Logger = _loggerFactory.CreateLogger("Tandem.Replication." + config.Name),
             DeviceName = config.Name,

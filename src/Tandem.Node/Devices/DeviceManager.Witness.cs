@@ -29,6 +29,9 @@ public sealed partial class DeviceManager
     /// <summary>Opens a file-share witness (header, device NAA); null: this node cannot use them.</summary>
     public Func<WitnessHeader, string, IWitness>? FileShareWitnessFactory { get; set; }
 
+    /// <summary>How long a witness vote holds (what this node's witness store grants, and what its devices expect).</summary>
+    public TimeSpan WitnessLease { get; set; } = Replication.Failover.WitnessLease.Default;
+
     /// <summary>Records a witness in a running HA device (tests replace it to watch the calls).</summary>
     internal Func<ReplicatedDevice, WitnessHeader?, Task> ApplyWitness { get; set; } =
         static (device, witness) => device.SetWitnessAsync(witness);
@@ -52,9 +55,16 @@ public sealed partial class DeviceManager
                 throw new TandemException(ErrorCodes.AlreadyExists,
                     $"Device '{device.Name}' already has a {current}; remove it first (tandem witness remove {device.Name}).");
             if (witness.Path is { } path)
+            {
                 WitnessFolder.Check(path, Settings.NodeName);
+                // The device's folder on the share: the witness never creates it itself, so that an
+                // unmounted share (an empty mount point) cannot become a private witness.
+                FileShareWitness.Provision(path, device.Identity.NaaHex);
+            }
             else
+            {
                 await PrepareWitnessNodeAsync(device, header, witness.Address!, request, ct);
+            }
 
             string partner = PartnerOf(header).Api;
             bool appliedHere = false;

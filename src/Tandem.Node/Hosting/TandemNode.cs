@@ -97,10 +97,14 @@ public sealed class TandemNode : IAsyncDisposable
         var loggerFactory = options.LoggerFactory ?? ownedFactory!;
         var settings = new NodeIdentitySettings(nodeName, options.IqnPrefix, options.Vendor, options.Product);
         var devices = new DeviceManager(data, store, config, settings, loggerFactory);
+        var witnessLease = options.WitnessLease ?? Replication.Failover.WitnessLease.Default;
+        var fileShareLog = loggerFactory.CreateLogger("Tandem.Replication.FileShareWitness");
+        devices.FileShareWitnessFactory = (header, naa) => new Replication.Failover.FileShareWitness(header.Path!, naa, witnessLease, fileShareLog);
+        devices.WitnessLease = witnessLease;
         WitnessStore witnesses;
         try
         {
-            witnesses = WitnessStore.Open(data.WitnessDirectory, options.WitnessLease ?? Replication.Failover.WitnessLease.Default,
+            witnesses = WitnessStore.Open(data.WitnessDirectory, witnessLease,
                 loggerFactory.CreateLogger("Tandem.Node.Witness"));
         }
         catch
