@@ -345,12 +345,19 @@ public sealed partial class ReplicatedDevice
     {
         bool changed = SetReceivesWrites(peer, true);
         peer.SplitBrain = false;
-        if (!_serving)
+        if (!_serving && StartsServingWith(peer))
         {
             _serving = true;
             changed = true;
             _log.LogInformation("{Device}: synchronized with replica {Peer}; serving I/O", _options.DeviceName, peer.Id);
             Unsuspend($"replica {peer.Id} is back at this node's generation");
+            // A partner we were synchronized with that has not come back: writes from now on
+            // skip it, so its loss is recorded (a new generation) before any of them completes.
+            foreach (var absent in AbsentPartners(peer))
+            {
+                _log.LogWarning("{Device}: replica {Peer} has not come back; this node serves without it", _options.DeviceName, absent.Id);
+                _ = RecordLossAsync(absent, absent.Link, decided: true);
+            }
         }
         if (_yieldedTo == peer)
             _yieldedTo = null;
@@ -365,6 +372,25 @@ public sealed partial class ReplicatedDevice
             _ = Task.Run(() => PartnerSynchronized?.Invoke());
         return changed;
     }
+
+    /// <summary>
+    /// Three-way: whether pairing with <paramref name="peer"/> lets this node start serving. Not while
+    /// another partner it was synchronized with has not paired yet, for a start-up grace (it is
+    /// probably starting too); after that, without it (its loss is then recorded).
+    /// </summary>
+    private bool StartsServingWith(ReplicaPeer peer)
+    {
+        if (!AbsentPartners(peer).Any())
+            return true;
+        var left = FailoverTimings.StartupGrace(_options.Timings) - System.Diagnostics.Stopwatch.GetElapsedTime(_started);
+        if (left <= TimeSpan.Zero)
+            return true;
+        Track(Task.Delay(left, _stopping.Token).ContinueWith(_ => ReconsiderPartners(), TaskScheduler.Default));
+        return false;
+    }
+
+    private IEnumerable<ReplicaPeer> AbsentPartners(ReplicaPeer except) =>
+        _peers.Where(p => p != except && p.RecordedState == ReplicaState.Synchronized && !p.ReceivesWrites && p.LossRecorded is not { IsCompleted: false }).ToList();
 
     /// <summary>A partner became synchronized with this node (reservation state is handed over then).</summary>
     public event Action? PartnerSynchronized;

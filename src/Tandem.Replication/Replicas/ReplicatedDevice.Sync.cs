@@ -81,8 +81,21 @@ public sealed partial class ReplicatedDevice
             await CopyDirtyExtentsAsync(peer, link, progress, ct).ConfigureAwait(false);
 
             await _local.FlushAsync(ct).ConfigureAwait(false);
+            // From the moment sync-end leaves, the partner may be synchronized and serving even if
+            // its answer never arrives: record it so first (durably), so that losing it then goes
+            // through the failover strategy and a new generation, never a silent go-alone.
+            lock (_stateLock)
+                peer.RecordedState = ReplicaState.Synchronized;
+            await PersistAsync().ConfigureAwait(false);
             var header = Header;
             var end = await link.RequestAsync(FrameType.Control, new BytesPayload(new SyncEndMessage(header.Generation, header.History).ToBytes())).ConfigureAwait(false);
+            if (!end.IsOk && end.Status != ReplyStatus.LinkDown)
+            {
+                // It answered, and not synchronized: it is not.
+                lock (_stateLock)
+                    peer.RecordedState = ReplicaState.NotSynchronized;
+                await PersistAsync().ConfigureAwait(false);
+            }
             if (!end.IsOk)
                 throw new IOException($"Replica {peer.Id} could not complete the synchronization ({end.Status}).");
             progress.Finish();
