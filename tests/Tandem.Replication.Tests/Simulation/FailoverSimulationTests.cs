@@ -86,3 +86,32 @@ public sealed class FailoverSimulationTests(ITestOutputHelper output)
         return failed;
     }
 }
+
+public sealed class FailoverDebug
+{
+    [Fact]
+    public void Dump()
+    {
+        if (Environment.GetEnvironmentVariable("TANDEM_SIM_DUMP") is not { } spec)
+            return;
+        var parts = spec.Split(',');
+        var options = new FailoverSimulatorOptions
+        {
+            NodeCount = int.Parse(parts[1]), Witness = parts[2] == "w",
+            Strategy = parts[3] == "hb" ? FailoverStrategy.Heartbeat : FailoverStrategy.NodeMajority,
+            SkipQuorumCheck = parts.Contains("skipq"), SkipConfirmationWait = parts.Contains("skipc"),
+        };
+        int count = parts.Length > 4 && int.TryParse(parts[4], out int c) ? c : 1;
+        var lines = new List<string>();
+        for (int seed = int.Parse(parts[0]); seed < int.Parse(parts[0]) + count; seed++)
+        {
+            var sim = new FailoverSimulator(seed, options) { FullTrace = [] };
+            string? failure = sim.RunAndCheck(300);
+            if (failure is not null)
+                lines.Add(failure.Split('\n')[0]);
+            if (count == 1)
+                File.WriteAllLines("/tmp/simtrace.txt", sim.FullTrace!);
+        }
+        File.WriteAllLines("/tmp/simscan.txt", lines);
+    }
+}

@@ -1336,8 +1336,7 @@ internal sealed class FailoverSimulator
                 Node na = _nodes[a], nb = _nodes[b];
                 if (!na.IsServing || !nb.IsServing)
                     continue;
-                Peer ab = na.PeerOf(b), ba = nb.PeerOf(a);
-                if (ab.Epoch != 0 && ab.ReceivesWrites && ba.Epoch != 0 && ba.ReceivesWrites)
+                if (!CompletesWithout(na.PeerOf(b)) && !CompletesWithout(nb.PeerOf(a)))
                     continue;
                 Fail(1, $"nodes {a} and {b} both serve but do not replicate to each other ({Describe(na)}; {Describe(nb)})");
                 return;
@@ -1345,20 +1344,29 @@ internal sealed class FailoverSimulator
         }
     }
 
+    /// <summary>A write accepted now would complete without this partner: not sent to it, and no loss decision to wait for.</summary>
+    private static bool CompletesWithout(Peer peer) =>
+        !(peer.Epoch != 0 && peer.ReceivesWrites) && peer.LossRecorded is not { IsCompleted: false };
+
     private string Describe(Node node)
     {
         var peers = string.Join(", ", node.Peers.Select(p =>
-            $"{p.Id}:{(p.Epoch != 0 ? "up" : "down")}{(p.ReceivesWrites ? "+writes" : "")} {p.RecordedState.ToText()}{(p.SplitBrain ? " SPLIT" : "")}"));
+            $"{p.Id}:{(p.Epoch != 0 ? "up" : "down")}{(p.ReceivesWrites ? "+writes" : "")} {p.RecordedState.ToText()}{(p.SplitBrain ? " SPLIT" : "")}{(p.LossRecorded is { IsCompleted: false } ? " loss-pending" : "")}"));
         string state = !node.Alive ? "dead" : node.IsServing ? "serving" : node.Serving ? "deciding" : node.SuspendedBecause is not null ? "suspended" : "not serving";
-        return $"node {node.Id} {state} {node.LocalState.ToText()} gen {node.Generation[..6]} prio {node.Member.Priority} rate {node.Rate:0.0000} [{peers}]";
+        return $"node {node.Id} {state}{(node.Deciding > 0 ? "(deciding)" : "")} {node.LocalState.ToText()} gen {node.Generation[..6]} prio {node.Member.Priority} rate {node.Rate:0.0000} [{peers}]";
     }
 
     private static string Name(int id) => id == WitnessId ? "witness" : $"node {id}";
 
+    /// <summary>Every trace event, when set (debugging a seed).</summary>
+    public List<string>? FullTrace { get; init; }
+
     private void Trace(string what)
     {
-        _trace[_traceCount % _trace.Length] = $"  {_now,7} ms (step {_step}): {what}";
+        string line = $"  {_now,7} ms (step {_step}): {what}";
+        _trace[_traceCount % _trace.Length] = line;
         _traceCount++;
+        FullTrace?.Add(line);
     }
 
     private IEnumerable<string> LastTrace()
