@@ -140,7 +140,11 @@ internal sealed class FailoverSimulator
         {
             var member = new ReplicaNodeHeader
             {
-                NodeId = id, Api = $"node{id}:3261", SyncChannels = [], State = ReplicaStateText.Synchronized, Priority = 1 + _random.Next(3),
+                NodeId = id,
+                Api = $"node{id}:3261",
+                SyncChannels = [],
+                State = ReplicaStateText.Synchronized,
+                Priority = 1 + _random.Next(3),
             };
             _nodes[id] = new Node(id, member, RandomRate()) { Generation = generation };
         }
@@ -367,7 +371,7 @@ internal sealed class FailoverSimulator
             var action = _events.Dequeue();
             _now = when.Time;
             action();
-            if (_options.Strategy == FailoverStrategy.NodeMajority)
+            if (_options.Strategy == FailoverStrategy.NodeMajority && _options.CheckDivergentServers)
                 CheckNoDivergentServers();
         }
         _now = Math.Max(_now, end);
@@ -452,7 +456,11 @@ internal sealed class FailoverSimulator
     {
         Send(new Message(Kind.Reply, request.To, request.From, request.Channel)
         {
-            Epoch = request.Epoch, RequestId = request.RequestId, Ok = ok, Value = value, Answer = answer,
+            Epoch = request.Epoch,
+            RequestId = request.RequestId,
+            Ok = ok,
+            Value = value,
+            Answer = answer,
         });
     }
 
@@ -964,7 +972,9 @@ internal sealed class FailoverSimulator
             Trace($"node {node.Id} resynchronizes node {peer.Id}");
             var end = await Ask(node, new Message(Kind.SyncEnd, node.Id, peer.Id, Channel.Sync)
             {
-                Epoch = epoch, Data = [.. node.Data], Status = OwnStatus(node),
+                Epoch = epoch,
+                Data = [.. node.Data],
+                Status = OwnStatus(node),
             }, null);
             if (end is { Ok: true } && peer.SyncEpoch == epoch)
             {

@@ -36,6 +36,9 @@ internal sealed record FailoverSimulatorOptions
     /// surely stopped (no fence, no partner report, no <see cref="FailoverTimings.PartnerSurelyBlocked"/> wait).</summary>
     public bool SkipConfirmationWait { get; init; }
 
+    /// <summary>Check 1 at every instant (off: let a run go on to show what clients would see, check 2).</summary>
+    public bool CheckDivergentServers { get; init; } = true;
+
     public override string ToString()
     {
         var flags = new List<string>();
