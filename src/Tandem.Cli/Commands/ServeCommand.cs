@@ -71,11 +71,23 @@ internal static class ServeCommand
             DefaultValueFactory = _ => "text",
         };
 
+        public Option<double?> LinkTimeout { get; } = new("--link-timeout")
+        {
+            Description = "Seconds of silence after which a replication link (sync or heartbeat) is down; every failover timer follows it (default 5, 1-60)",
+            HelpName = "SECONDS",
+        };
+
+        public Option<double?> WitnessLease { get; } = new("--witness-lease")
+        {
+            Description = "Seconds a vote of this node's witness devices holds (default 8, 1-120); data nodes expect the same value",
+            HelpName = "SECONDS",
+        };
+
         public NodeOptionSet() => LogFormat.AcceptOnlyFromAmong("text", "json");
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { DataDir, Portals, Api, Replication, NodeName, AdminPassword, IqnPrefix, Vendor, Product, LogFormat })
+            foreach (var option in new Option[] { DataDir, Portals, Api, Replication, NodeName, AdminPassword, IqnPrefix, Vendor, Product, LinkTimeout, WitnessLease, LogFormat })
                 command.Options.Add(option);
         }
 
@@ -97,10 +109,19 @@ internal static class ServeCommand
                 IqnPrefix = parse.GetValue(IqnPrefix)!,
                 Vendor = parse.GetValue(Vendor)!,
                 Product = parse.GetValue(Product)!,
+                LinkTimeout = Seconds(parse.GetValue(LinkTimeout), "--link-timeout"),
+                WitnessLease = Seconds(parse.GetValue(WitnessLease), "--witness-lease"),
                 LoggerFactory = ConsoleLogging.Create(json: parse.GetValue(LogFormat) == "json"),
             };
         }
     }
+
+    private static TimeSpan? Seconds(double? value, string option) => value switch
+    {
+        null => null,
+        double s when double.IsFinite(s) && s > 0 && s <= 3600 => TimeSpan.FromSeconds(s),
+        _ => throw TandemException.Invalid($"{option} {value} is not a number of seconds."),
+    };
 
     public static Command Serve(CliContext context, CancellationToken stopToken) =>
         Build("serve", "Run a Tandem node in the foreground (iSCSI + management API) until SIGINT/SIGTERM", demo: false, context, stopToken);

@@ -45,6 +45,28 @@ public sealed record NodeOptions
     /// <summary>How long a vote of this node's witness devices holds; null: <see cref="Replication.Failover.WitnessLease.Default"/> (tests shorten it).</summary>
     public TimeSpan? WitnessLease { get; init; }
 
+    /// <summary>
+    /// How long a silent replication link (sync or heartbeat) takes to be declared down; null: 5 s.
+    /// Every failover timer follows it (docs/design/failover.md, "Timers").
+    /// </summary>
+    public TimeSpan? LinkTimeout { get; init; }
+
+    /// <summary>Bounds of <see cref="LinkTimeout"/> (implementation limits: below, heartbeats swamp the link; above, failover takes minutes).</summary>
+    public static readonly TimeSpan MinLinkTimeout = TimeSpan.FromSeconds(1), MaxLinkTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Bounds of <see cref="WitnessLease"/> (implementation limits).</summary>
+    public static readonly TimeSpan MinWitnessLease = TimeSpan.FromSeconds(1), MaxWitnessLease = TimeSpan.FromSeconds(120);
+
+    /// <summary>The link timings <see cref="LinkTimeout"/> implies: a heartbeat every tenth of it, a redial at most every second.</summary>
+    public Replication.Links.LinkTimings EffectiveLinkTimings => LinkTimeout is not { } timeout
+        ? Replication.Links.LinkTimings.Default
+        : Replication.Links.LinkTimings.Default with
+        {
+            Timeout = timeout,
+            HeartbeatInterval = timeout / 10,
+            ReconnectDelay = TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, (timeout / 5).Ticks)),
+        };
+
     /// <summary>Logging for the node; null: single-line console logs.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 }

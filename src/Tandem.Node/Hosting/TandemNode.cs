@@ -101,6 +101,7 @@ public sealed class TandemNode : IAsyncDisposable
         var fileShareLog = loggerFactory.CreateLogger("Tandem.Replication.FileShareWitness");
         devices.FileShareWitnessFactory = (header, naa) => new Replication.Failover.FileShareWitness(header.Path!, naa, witnessLease, fileShareLog);
         devices.WitnessLease = witnessLease;
+        devices.LinkTimings = options.EffectiveLinkTimings;
         WitnessStore witnesses;
         try
         {
@@ -235,8 +236,10 @@ public sealed class TandemNode : IAsyncDisposable
             Names.ValidateNodeName(options.NodeName);
         ValidateInquiryString(options.Vendor, "--vendor", NodeOptions.MaxVendorLength);
         ValidateInquiryString(options.Product, "--product", NodeOptions.MaxProductLength);
-        if (options.WitnessLease is { } lease && lease <= TimeSpan.Zero)
-            throw TandemException.Invalid("The witness lease must be longer than zero.");
+        if (options.WitnessLease is { } lease && (lease < NodeOptions.MinWitnessLease || lease > NodeOptions.MaxWitnessLease))
+            throw TandemException.Invalid($"--witness-lease {lease.TotalSeconds:0.###} s is outside {NodeOptions.MinWitnessLease.TotalSeconds:0}-{NodeOptions.MaxWitnessLease.TotalSeconds:0} s.");
+        if (options.LinkTimeout is { } timeout && (timeout < NodeOptions.MinLinkTimeout || timeout > NodeOptions.MaxLinkTimeout))
+            throw TandemException.Invalid($"--link-timeout {timeout.TotalSeconds:0.###} s is outside {NodeOptions.MinLinkTimeout.TotalSeconds:0}-{NodeOptions.MaxLinkTimeout.TotalSeconds:0} s.");
         if (options.Portals.Count == 0)
             throw TandemException.Invalid("At least one iSCSI portal is required.");
         if (options.Portals.Distinct().Count() != options.Portals.Count)

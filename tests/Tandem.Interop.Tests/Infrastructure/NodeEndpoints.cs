@@ -13,6 +13,9 @@ public sealed record NodeEndpoints(IReadOnlyList<IPAddress> PortalAddresses, int
     /// <summary>More replication endpoints the node listens on (e.g. its heartbeat network's address).</summary>
     public IReadOnlyList<IPEndPoint> MoreReplication { get; init; } = [];
 
+    /// <summary>More <c>tandem serve</c> options (e.g. <c>--link-timeout 2</c>).</summary>
+    public IReadOnlyList<string> ServeArguments { get; init; } = [];
+
     /// <summary>Program and arguments that start the node's <c>dotnet</c> (empty: started directly).</summary>
     public IReadOnlyList<string> Launcher { get; init; } = [];
 

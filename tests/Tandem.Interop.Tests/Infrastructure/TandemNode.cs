@@ -105,6 +105,8 @@ public sealed class TandemNode : IAsyncDisposable
         info.ArgumentList.Add(AdminPassword);
         info.ArgumentList.Add("--node-name");
         info.ArgumentList.Add(NodeName);
+        foreach (var argument in Endpoints.ServeArguments)
+            info.ArgumentList.Add(argument);
 
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start tandem");
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
