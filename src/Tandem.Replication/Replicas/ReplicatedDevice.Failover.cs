@@ -105,7 +105,13 @@ public sealed partial class ReplicatedDevice
             if (!reaches || !serving)
                 continue;
             if (FailoverRules.Contested(Outranks(lost)) == LossOutcome.Yield)
+            {
+                // The third node may simply not have noticed yet that the lost one died: yield
+                // only to a node it still hears a whole link timeout later.
+                if (!await StillReachedAsync(link, lost.Id).ConfigureAwait(false))
+                    continue;
                 return LossDecision.Yield($"replica {lost.Id} outranks this node, and replica {other.Id} still reaches both (a partial partition)");
+            }
             await ConfirmStoppedAsync(lost, $"replica {other.Id} still reaches both nodes (a partial partition) and this node outranks it").ConfigureAwait(false);
             return LossDecision.Continue($"this node outranks replica {lost.Id}; replica {other.Id} still reaches both (a partial partition)");
         }
@@ -178,6 +184,26 @@ public sealed partial class ReplicatedDevice
             await Task.Delay(_options.Timings.HeartbeatInterval, _stopping.Token).ConfigureAwait(false);
         }
         _log.LogInformation("{Device}: replica {Peer} has surely stopped serving ({Seconds:0.0} s after the loss)", _options.DeviceName, lost.Id, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Whether the partner on <paramref name="link"/> still hears <paramref name="nodeId"/> serving
+    /// for one link timeout and a heartbeat: a node that died is declared down by then.
+    /// </summary>
+    private async Task<bool> StillReachedAsync(ReplicationLink link, int nodeId)
+    {
+        var window = FailoverTimings.PartnerSurelyBlocked(_options.Timings);
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < window)
+        {
+            await Task.Delay(_options.Timings.HeartbeatInterval, _stopping.Token).ConfigureAwait(false);
+            if (!link.IsUp)
+                return false;
+            var (reaches, serving) = await ReachQueryAsync(link, nodeId).ConfigureAwait(false);
+            if (!reaches || !serving)
+                return false;
+        }
+        return true;
     }
 
     /// <summary>Asks a partner whether it still hears <paramref name="nodeId"/> and whether that node serves.</summary>

@@ -44,6 +44,7 @@ public sealed partial class ReplicatedDevice
             case FrameType.Write:
                 if (!WriteMessage.TryRead(payload, out var write) || !IsWholeBlocks(write.Data.Length) || !InRange(write.Lba, write.Data.Length / BlockSize))
                     throw BadRequest(link, header, "malformed or out-of-range write");
+                MarkForAbsentPartners(peer, write.Lba, write.Data.Length / BlockSize);
                 if (!write.ForceUnitAccess && write.Stamp.NodeId == peer.Id)
                 {
                     await GatherRemoteWriteAsync(peer, link, gather, header.RequestId, write.Stamp, write.Lba, write.Data).ConfigureAwait(false);
@@ -56,6 +57,7 @@ public sealed partial class ReplicatedDevice
             case FrameType.Unmap:
                 if (!UnmapMessage.TryRead(payload.Span, out var unmap) || !InRange(unmap.Lba, unmap.BlockCount))
                     throw BadRequest(link, header, "malformed or out-of-range unmap");
+                MarkForAbsentPartners(peer, unmap.Lba, unmap.BlockCount);
                 link.Reply(header.RequestId, await ApplyRemoteAsync(peer, unmap.Stamp, unmap.Lba, unmap.BlockCount, default, WriteFlags.None, unmap: true).ConfigureAwait(false));
                 return;
             case FrameType.SyncData:
@@ -111,6 +113,23 @@ public sealed partial class ReplicatedDevice
     /// of the same receive batch in one gathered write (<see cref="RemoteWriteGather"/>), and answered
     /// once that is done. Never waits for a lock while holding the gathered ones.
     /// </summary>
+    /// <summary>
+    /// Three-way: a partner's write is marked, like our own, for every other partner that does not
+    /// receive our writes. Whichever survivor then resynchronizes a returning node copies every
+    /// write it missed, not only its own (the other survivor's bitmap is cleared when they pair).
+    /// Marking more than needed only copies an extent twice; marking less would lose writes.
+    /// </summary>
+    private void MarkForAbsentPartners(ReplicaPeer from, long lba, long blockCount)
+    {
+        if (_peers.Length < 2)
+            return;
+        foreach (var peer in _peers)
+        {
+            if (peer != from && !peer.ReceivesWrites)
+                peer.Bitmap.MarkBlocks(lba, blockCount);
+        }
+    }
+
     private async ValueTask GatherRemoteWriteAsync(ReplicaPeer from, ReplicationLink link, RemoteWriteGather gather, ulong requestId,
         Stamp stamp, long lba, ReadOnlyMemory<byte> data)
     {
