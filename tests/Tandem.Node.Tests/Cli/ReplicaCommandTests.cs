@@ -161,6 +161,63 @@ public class ReplicaCommandTests
     }
 
     [Fact]
+    public async Task Add_posts_the_failover_strategy_a_priority_per_partner_and_this_nodes_own()
+    {
+        using var api = new FakeApi();
+        api.Answer(HttpStatusCode.Created, TwoNodes());
+        var result = await api.RunAsync("replica", "add", "d1", "--partner", "10.0.0.2:3261", "--partner", "10.0.0.3:3261",
+            "--failover", "node-majority", "--priority", "3", "--priority", "2", "--local-priority", "5", "--local-alua", "non-optimized");
+        Assert.True(result.ExitCode == 0, result.Error);
+        var body = JsonSerializer.Deserialize<AddReplicaRequest>(api.Single().Body!, ApiJson.RequestOptions)!;
+        Assert.Equal("node-majority", body.Failover);
+        Assert.Equal([3, 2], body.Priorities);
+        Assert.Null(body.Priority);
+        Assert.Equal(5, body.LocalPriority);
+        Assert.Equal("non-optimized", body.LocalAlua);
+    }
+
+    [Theory]
+    [InlineData("--failover", "majority")]
+    [InlineData("--local-priority", "0")]
+    [InlineData("--local-alua", "standby")]
+    public async Task Add_refuses_a_bad_failover_option_with_exit_2(string option, string value)
+    {
+        using var api = new FakeApi();
+        var result = await api.RunAsync("replica", "add", "d1", "--partner", "10.0.0.2:3261", option, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(value, result.Error);
+        Assert.Empty(api.Requests);
+    }
+
+    [Fact]
+    public async Task Add_refuses_a_priority_count_that_matches_neither_every_partner_nor_each()
+    {
+        using var api = new FakeApi();
+        var result = await api.RunAsync("replica", "add", "d1", "--partner", "10.0.0.2:3261", "--partner", "10.0.0.3:3261",
+            "--priority", "2", "--priority", "3", "--priority", "4");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("once per partner (2); got 3", result.Error);
+        Assert.Empty(api.Requests);
+    }
+
+    [Fact]
+    public async Task List_shows_the_failover_strategy_the_witness_and_the_warnings()
+    {
+        using var api = new FakeApi();
+        var set = TwoNodes() with
+        {
+            Failover = new FailoverDto("node-majority", false, "replica 2 is lost and the witness does not vote for this node", "witness node 10.0.0.9:3261",
+                false, "the witness votes for replica 2", ["replica 2 has 0 heartbeat channel(s) independent of its sync channels"]),
+        };
+        api.Answer(HttpStatusCode.OK, set);
+        var result = await api.RunAsync("replica", "list", "d1");
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.Contains("Failover: node-majority, witness node 10.0.0.9:3261 (the witness votes for replica 2); this node does not serve I/O " +
+                        "(replica 2 is lost and the witness does not vote for this node).", result.Out);
+        Assert.Contains("Warning: replica 2 has 0 heartbeat channel(s)", result.Out);
+    }
+
+    [Fact]
     public async Task Add_sends_only_what_was_given_and_the_password_option_beats_the_environment()
     {
         using var api = new FakeApi();

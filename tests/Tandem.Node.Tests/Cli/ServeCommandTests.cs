@@ -107,6 +107,11 @@ public partial class ServeCommandTests
     [InlineData("--api", "127.0.0.1")]
     [InlineData("--iqn-prefix", "bad")]
     [InlineData("--vendor", "FAR-TOO-LONG-VENDOR")]
+    [InlineData("--link-timeout", "0.2")]
+    [InlineData("--link-timeout", "600")]
+    [InlineData("--link-timeout", "soon")]
+    [InlineData("--witness-lease", "0")]
+    [InlineData("--witness-lease", "-3")]
     public async Task Serve_refuses_bad_options_with_exit_2(string option, string value)
     {
         using var dir = new TempDirectory();

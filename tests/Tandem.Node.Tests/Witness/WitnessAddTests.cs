@@ -55,7 +55,8 @@ public class WitnessAddTests
         Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
         Assert.Equal([new WitnessHeader { Path = share.Path }], lab.AppliedOnA);
         Assert.Equal([new WitnessHeader { Path = share.Path }], lab.AppliedOnB);
-        Assert.Empty(Directory.EnumerateFileSystemEntries(share.Path));
+        // The probe files are gone; what is left is the device's lease folder that witness add provisions.
+        Assert.Equal([Path.Combine(share.Path, "tandem-witness-")], Directory.EnumerateFileSystemEntries(share.Path).Select(e => e[..^32]));
 
         await AssertErrorAsync(await lab.A.PostJsonAsync(WitnessPath, new AddWitnessRequest { Path = share.Combine("missing") }),
             HttpStatusCode.BadRequest, "invalid_argument", "is not a folder on node");
