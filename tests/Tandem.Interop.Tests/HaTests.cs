@@ -241,7 +241,7 @@ public sealed class HaTests(ITestOutputHelper output)
                 await foreign.ConnectAsync(port);
                 var stream = foreign.GetStream();
                 byte[] hello = new byte[4 + 16 + 4 + 4 + 32 + 16];
-                hello[1] = 1; // protocol version 1
+                hello[1] = (byte)Tandem.Replication.Links.Handshake.ProtocolVersion;
                 Guid.NewGuid().TryWriteBytes(hello.AsSpan(4, 16), bigEndian: true, out _);
                 hello[23] = 1; // sender replica 1
                 hello[27] = 2; // receiver replica 2

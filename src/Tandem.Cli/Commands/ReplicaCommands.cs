@@ -76,7 +76,11 @@ internal static class ReplicaCommands
             Description = "First data of the partners: synchronize (default: copy this device), clear (zero every replica, this one too), none (trust they are already identical)",
         };
         init.AcceptOnlyFromAmong("synchronize", "clear", "none");
-        var alua = new Option<string?>("--alua") { Description = "ALUA preference of the partners' paths: optimized (default) or non-optimized" };
+        var alua = new Option<string[]>("--alua")
+        {
+            Description = "ALUA preference of the partners' paths, optimized (default) or non-optimized: once for every partner, or once per partner in --partner order",
+            Arity = ArgumentArity.OneOrMore,
+        };
         alua.AcceptOnlyFromAmong("optimized", "non-optimized");
         var localAlua = new Option<string?>("--local-alua") { Description = "ALUA preference of this node's paths: optimized (default) or non-optimized" };
         localAlua.AcceptOnlyFromAmong("optimized", "non-optimized");
@@ -109,6 +113,9 @@ internal static class ReplicaCommands
             int partnerCount = result.GetResult(partners)?.Tokens.Count ?? 0;
             if (priorities > 1 && priorities != partnerCount)
                 result.AddError($"--priority: give it once for every partner or once per partner ({partnerCount}); got {priorities}.");
+            int aluas = result.GetResult(alua)?.Tokens.Count ?? 0;
+            if (aluas > 1 && aluas != partnerCount)
+                result.AddError($"--alua: give it once for every partner or once per partner ({partnerCount}); got {aluas}.");
         });
         ClientCommand.SetAction(command, globals, context, async (parse, api, printer, ct) =>
         {
@@ -121,7 +128,8 @@ internal static class ReplicaCommands
                 SyncChannels = TrimmedOrNull(parse.GetValue(syncChannels)),
                 HeartbeatChannels = TrimmedOrNull(parse.GetValue(heartbeatChannels)),
                 Init = parse.GetValue(init),
-                Alua = parse.GetValue(alua),
+                Alua = parse.GetValue(alua) is [var everyAlua] ? everyAlua : null,
+                AluaPerPartner = parse.GetValue(alua) is { Length: > 1 } eachAlua ? eachAlua : null,
                 LocalAlua = parse.GetValue(localAlua),
                 Priority = parse.GetValue(priority) is [var every] ? every : null,
                 Priorities = parse.GetValue(priority) is { Length: > 1 } each ? each : null,

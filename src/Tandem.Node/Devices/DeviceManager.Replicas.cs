@@ -138,7 +138,7 @@ public sealed partial class DeviceManager
             try
             {
                 int nodeId = 2;
-                foreach (var (endpoint, priority) in plan.Partners.Zip(plan.Priorities))
+                foreach (var (endpoint, priority, optimized) in plan.Partners.Zip(plan.Priorities, plan.Optimized))
                 {
                     var client = new PartnerClient(endpoint, plan.PartnerUser, plan.PartnerPassword);
                     partners.Add((client, null!));
@@ -154,7 +154,7 @@ public sealed partial class DeviceManager
                         Api = endpoint,
                         SyncChannels = plan.ChannelsFor(endpoint, plan.SyncChannels, info.Replication ?? []),
                         HeartbeatChannels = plan.ChannelsFor(endpoint, plan.HeartbeatChannels, []),
-                        Optimized = plan.Optimized,
+                        Optimized = optimized,
                         Priority = priority,
                         State = plan.Init == "synchronize" ? ReplicaStateText.NotSynchronized : ReplicaStateText.Synchronized,
                     };

@@ -16,7 +16,7 @@ internal sealed record ReplicaPlan(
     IReadOnlyList<IReadOnlyList<string>> SyncChannels,
     IReadOnlyList<IReadOnlyList<string>> HeartbeatChannels,
     string Init,
-    bool Optimized,
+    IReadOnlyList<bool> Optimized,
     IReadOnlyList<int> Priorities,
     int LocalPriority,
     bool LocalOptimized,
@@ -37,7 +37,11 @@ internal sealed record ReplicaPlan(
         string init = (request.Init ?? "synchronize").ToLowerInvariant();
         if (init is not ("synchronize" or "clear" or "none"))
             throw TandemException.Invalid($"Init '{Names.Printable(request.Init)}' is unknown; use synchronize, clear or none.");
-        bool optimized = Alua(request.Alua);
+        if (request.Alua is not null && request.AluaPerPartner is not null)
+            throw TandemException.Invalid("Give alua (every partner) or aluaPerPartner (one per partner), not both.");
+        var optimized = request.AluaPerPartner?.Select(Alua).ToArray() ?? Enumerable.Repeat(Alua(request.Alua), partners.Length).ToArray();
+        if (optimized.Length != partners.Length)
+            throw TandemException.Invalid($"Give one ALUA preference per partner: {partners.Length} partner(s), {optimized.Length} given.");
         bool localOptimized = Alua(request.LocalAlua);
         if (request.Priority is not null && request.Priorities is not null)
             throw TandemException.Invalid("Give priority (every partner) or priorities (one per partner), not both.");

@@ -49,13 +49,19 @@ public sealed partial class ReplicatedDevice
     /// Runs the strategy for a synchronized partner just lost, then applies the outcome. Started by
     /// <see cref="RecordLossAsync"/>; the task is the partner's loss gate.
     /// </summary>
-    private async Task DecideOnLossAsync(ReplicaPeer lost)
+    private Task DecideOnLossAsync(ReplicaPeer lost)
     {
-        // A node that may lose must not serve reads while it finds out: the winner completes writes
-        // without it only once it is sure this node has stopped.
+        // A node that may lose must not serve reads while it finds out (from now: the partner is
+        // already out of the write path): the winner completes writes without it only once it is
+        // sure this node has stopped.
         bool mayLose = _strategy == FailoverStrategy.NodeMajority || !Outranks(lost) || _peers.Length > 1;
         if (mayLose)
             Interlocked.Increment(ref _deciding);
+        return Task.Run(() => DecideOnLossAsync(lost, mayLose));
+    }
+
+    private async Task DecideOnLossAsync(ReplicaPeer lost, bool mayLose)
+    {
         RaiseStateChanged();
         try
         {

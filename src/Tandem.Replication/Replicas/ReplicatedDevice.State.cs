@@ -465,7 +465,7 @@ public sealed partial class ReplicatedDevice
                 // A partner we served with: the failover strategy decides whether we go on.
                 task = peer.LossRecorded = decided
                     ? ContinueWithoutAsync(peer, "a partner that reached this node lost it too")
-                    : Task.Run(() => DecideOnLossAsync(peer));
+                    : DecideOnLossAsync(peer);
                 changed = true;
             }
             else

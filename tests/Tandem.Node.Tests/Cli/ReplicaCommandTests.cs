@@ -176,6 +176,19 @@ public class ReplicaCommandTests
         Assert.Equal("non-optimized", body.LocalAlua);
     }
 
+    [Fact]
+    public async Task Add_posts_an_alua_preference_per_partner()
+    {
+        using var api = new FakeApi();
+        api.Answer(HttpStatusCode.Created, TwoNodes());
+        var result = await api.RunAsync("replica", "add", "d1", "--partner", "10.0.0.2:3261", "--partner", "10.0.0.3:3261",
+            "--alua", "non-optimized", "--alua", "optimized");
+        Assert.True(result.ExitCode == 0, result.Error);
+        var body = JsonSerializer.Deserialize<AddReplicaRequest>(api.Single().Body!, ApiJson.RequestOptions)!;
+        Assert.Equal(["non-optimized", "optimized"], body.AluaPerPartner);
+        Assert.Null(body.Alua);
+    }
+
     [Theory]
     [InlineData("--failover", "majority")]
     [InlineData("--local-priority", "0")]

@@ -55,4 +55,39 @@ public sealed class ReplicaPlanTests
         }));
         Assert.Contains("--sync-channel", error.Message);
     }
+
+    [Fact]
+    public void Failover_priorities_and_alua_have_defaults_and_may_be_given_per_partner()
+    {
+        var defaults = ReplicaPlan.From(new AddReplicaRequest { Partners = ["127.0.0.2:3261", "127.0.0.3:3261"] });
+        Assert.Equal(("heartbeat", 1, true), (defaults.Failover, defaults.LocalPriority, defaults.LocalOptimized));
+        Assert.Equal([2, 2], defaults.Priorities);
+        Assert.Equal([true, true], defaults.Optimized);
+
+        var given = ReplicaPlan.From(new AddReplicaRequest
+        {
+            Partners = ["127.0.0.2:3261", "127.0.0.3:3261"], Failover = "Node-Majority", Priorities = [4, 3], LocalPriority = 9,
+            AluaPerPartner = ["non-optimized", "optimized"], LocalAlua = "non-optimized",
+        });
+        Assert.Equal(("node-majority", 9, false), (given.Failover, given.LocalPriority, given.LocalOptimized));
+        Assert.Equal([4, 3], given.Priorities);
+        Assert.Equal([false, true], given.Optimized);
+    }
+
+    public static TheoryData<AddReplicaRequest, string> BadFailoverRequests => new()
+    {
+        { new AddReplicaRequest { Partners = ["127.0.0.2:3261"], Failover = "majority" }, "Failover 'majority' is unknown" },
+        { new AddReplicaRequest { Partners = ["127.0.0.2:3261"], Priority = 2, Priorities = [2] }, "not both" },
+        { new AddReplicaRequest { Partners = ["127.0.0.2:3261"], Priorities = [2, 3] }, "one priority per partner" },
+        { new AddReplicaRequest { Partners = ["127.0.0.2:3261"], LocalPriority = 0 }, "Priority 0 is not 1-255" },
+        { new AddReplicaRequest { Partners = ["127.0.0.2:3261"], Priorities = [300] }, "Priority 300 is not 1-255" },
+        { new AddReplicaRequest { Partners = ["127.0.0.2:3261"], AluaPerPartner = ["optimized", "optimized"] }, "one ALUA preference per partner" },
+        { new AddReplicaRequest { Partners = ["127.0.0.2:3261"], Alua = "optimized", AluaPerPartner = ["optimized"] }, "not both" },
+        { new AddReplicaRequest { Partners = ["127.0.0.2:3261"], LocalAlua = "standby" }, "ALUA 'standby' is unknown" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadFailoverRequests))]
+    public void Bad_failover_settings_are_refused_clearly(AddReplicaRequest request, string message) =>
+        Assert.Contains(message, Assert.Throws<TandemException>(() => ReplicaPlan.From(request)).Message);
 }

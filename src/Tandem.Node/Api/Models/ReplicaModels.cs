@@ -41,6 +41,9 @@ public sealed record AddReplicaRequest
     /// <summary>Failover priority of this node (default 1, the highest).</summary>
     public int? LocalPriority { get; init; }
 
+    /// <summary>ALUA of each partner's paths, in <see cref="Partners"/> order (instead of <see cref="Alua"/>).</summary>
+    public IReadOnlyList<string>? AluaPerPartner { get; init; }
+
     /// <summary>ALUA of this node's paths: "optimized" (default) or "non-optimized".</summary>
     public string? LocalAlua { get; init; }
 
