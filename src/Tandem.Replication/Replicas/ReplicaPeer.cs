@@ -44,6 +44,12 @@ public sealed class ReplicaPeer
         }
     }
 
+    /// <summary>
+    /// By replica id: this partner told us its writes do not reach that node (three-way,
+    /// <see cref="WritesToMessage"/>). Touched only on this partner's receive loop.
+    /// </summary>
+    internal bool[] SkipsNode { get; } = new bool[ReplicaLimits.MaxNodeId + 1];
+
     /// <summary>When the sync link last went down (<see cref="System.Diagnostics.Stopwatch"/> ticks; 0: never).</summary>
     internal long LinkDownTicks { get; set; }
 

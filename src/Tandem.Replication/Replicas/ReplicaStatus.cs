@@ -16,6 +16,7 @@ namespace Tandem.Replication.Replicas;
 [JsonDerivedType(typeof(FenceMessage), "fence")]
 [JsonDerivedType(typeof(ProbeMessage), "probe")]
 [JsonDerivedType(typeof(ReachQueryMessage), "reach-query")]
+[JsonDerivedType(typeof(WritesToMessage), "writes-to")]
 public abstract record ControlMessage
 {
     private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
@@ -92,3 +93,11 @@ public sealed record ProbeMessage() : ControlMessage;
 /// reached, bit 1: serving).
 /// </summary>
 public sealed record ReachQueryMessage(int NodeId) : ControlMessage;
+
+/// <summary>
+/// Sync channel, three-way, sent in order with the sender's writes: from this frame on, the
+/// sender's writes do (<paramref name="Sending"/>) or do not reach replica <paramref name="NodeId"/>.
+/// The receiver marks the writes it applies from the sender for that replica while they do not, so
+/// that whichever survivor resynchronizes it copies every write it missed.
+/// </summary>
+public sealed record WritesToMessage(int NodeId, bool Sending) : ControlMessage;

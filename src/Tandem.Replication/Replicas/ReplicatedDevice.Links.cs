@@ -151,7 +151,21 @@ public sealed partial class ReplicatedDevice
         // Watermarks count exactly the partners whose writes we apply: from before the first
         // frame of this link is handled until its loop is gone.
         _ordering.AddPeer(peer.Id);
+        Array.Clear(peer.SkipsNode); // what it said on an earlier link no longer holds; it says again below
         link.Start();
+        if (_peers.Length > 1)
+        {
+            // Three-way: which of our partners our writes reach, in order with them on this link.
+            lock (_sendLock)
+            {
+                foreach (var other in _peers)
+                {
+                    if (other != peer)
+                        TellWritesToLocked(link, other.Id, other.ReceivesWrites);
+                }
+            }
+            link.Flush();
+        }
         SendStatus(link);
         BroadcastReachIfThreeWay();
         RaiseStateChanged();

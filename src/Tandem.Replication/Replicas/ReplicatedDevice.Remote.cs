@@ -114,8 +114,9 @@ public sealed partial class ReplicatedDevice
     /// once that is done. Never waits for a lock while holding the gathered ones.
     /// </summary>
     /// <summary>
-    /// Three-way: a partner's write is marked, like our own, for every other partner that does not
-    /// receive our writes. Whichever survivor then resynchronizes a returning node copies every
+    /// Three-way: a partner's write is marked for the other partner when that one may not have it:
+    /// it does not receive our writes, or the writer told us (in order with its writes) that its
+    /// writes do not reach it. Whichever survivor then resynchronizes a returning node copies every
     /// write it missed, not only its own (the other survivor's bitmap is cleared when they pair).
     /// Marking more than needed only copies an extent twice; marking less would lose writes.
     /// </summary>
@@ -125,7 +126,7 @@ public sealed partial class ReplicatedDevice
             return;
         foreach (var peer in _peers)
         {
-            if (peer != from && !peer.ReceivesWrites)
+            if (peer != from && (!peer.ReceivesWrites || from.SkipsNode[peer.Id]))
                 peer.Bitmap.MarkBlocks(lba, blockCount);
         }
     }

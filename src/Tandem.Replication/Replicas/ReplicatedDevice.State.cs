@@ -120,6 +120,10 @@ public sealed partial class ReplicatedDevice
                 if (_peers.FirstOrDefault(p => p.Id == last.LostNodeId && p != peer) is { } lost)
                     Track(Task.Run(() => RewriteLastWritesAsync(lost, last.NewestApplied, peer.Id)));
                 return;
+            case WritesToMessage writesTo:
+                OnWritesTo(peer, writesTo.NodeId, writesTo.Sending);
+                link.Reply(requestId, ReplyStatus.Ok);
+                return;
             case ReachQueryMessage query:
                 link.Reply(requestId, ReplyStatus.Ok, new[] { ReachBits(query.NodeId) });
                 return;
@@ -331,13 +335,45 @@ public sealed partial class ReplicatedDevice
     /// </summary>
     private bool SetReceivesWrites(ReplicaPeer peer, bool value)
     {
+        var told = new List<ReplicationLink>(2);
         lock (_sendLock)
         {
             if (peer.ReceivesWrites == value)
                 return false;
             peer.ReceivesWrites = value;
-            return true;
+            // Three-way: in the same step, tell the other partner, in order with our writes, whether
+            // our writes from here on reach this one (WritesToMessage).
+            foreach (var other in _peers)
+            {
+                if (other != peer && other.Link is { IsUp: true } link)
+                {
+                    TellWritesToLocked(link, peer.Id, value);
+                    told.Add(link);
+                }
+            }
         }
+        foreach (var link in told)
+            link.Flush();
+        return true;
+    }
+
+    /// <summary>Appends a <see cref="WritesToMessage"/>; the caller holds the send lock and flushes the link.</summary>
+    private static void TellWritesToLocked(ReplicationLink link, int nodeId, bool sending)
+    {
+        var reply = link.AppendRequestLocked(FrameType.Control, new BytesPayload(new WritesToMessage(nodeId, sending).ToBytes()));
+        _ = ForgetReplyAsync(reply);
+    }
+
+    private static async Task ForgetReplyAsync(PendingReply reply) => await reply.Task.ConfigureAwait(false);
+
+    /// <summary>
+    /// A partner said whether its writes reach <paramref name="nodeId"/>; from here on its writes
+    /// we apply are marked for that node when they do not (<see cref="MarkForAbsentPartners"/>).
+    /// </summary>
+    private void OnWritesTo(ReplicaPeer from, int nodeId, bool sending)
+    {
+        if (nodeId is >= 1 and <= ReplicaLimits.MaxNodeId && nodeId != from.Id)
+            from.SkipsNode[nodeId] = !sending;
     }
 
     /// <summary>Both copies are synchronized at the same generation: writes flow to the partner again.</summary>
