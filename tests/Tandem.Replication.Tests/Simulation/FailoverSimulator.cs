@@ -476,6 +476,11 @@ internal sealed class FailoverSimulator
         var reply = new TaskCompletionSource<Message?>();
         long id = request.RequestId = ++_ids;
         _pending[id] = (node, node.Incarnation, reply, request.To, request.Channel, request.Epoch);
+        if (request.Channel == Channel.Sync && node.PeerOf(request.To).Epoch != request.Epoch)
+        {
+            At(_now, () => Resolve(id, null)); // a request on a link that is already down: LinkDown at once
+            return reply.Task;
+        }
         Send(request);
         if (timeout is { } t)
             At(_now + Real(node, t), () => Resolve(id, null));
@@ -1068,15 +1073,17 @@ internal sealed class FailoverSimulator
             return;
         if (peer.Epoch == 0 || !node.Serving)
             return; // the real StartSync throws; every caller checks both first
-        peer.SyncEpoch = peer.Epoch;
+        long epoch = peer.SyncEpoch = peer.Epoch; // the link checked here, not the one up when the task runs
         peer.SyncCancelled = false;
-        _ = Spawn(node, () => RunSyncAsync(node, peer, peer.Epoch));
+        _ = Spawn(node, () => RunSyncAsync(node, peer, epoch));
     }
 
     /// <summary>RunSyncAsync: the copy itself takes no time; sync-begin and sync-end are real round trips.</summary>
     private async Task RunSyncAsync(Node node, Peer peer, long epoch)
     {
         var begin = await Ask(node, new Message(Kind.SyncBegin, node.Id, peer.Id, Channel.Sync) { Epoch = epoch }, null);
+        if (begin is not { Ok: true })
+            Trace($"node {node.Id}: node {peer.Id} {(begin is null ? "is lost before it answers sync-begin" : "refuses to be synchronized")}");
         if (begin is { Ok: true })
         {
             peer.ReceivesWrites = true;
@@ -1138,7 +1145,7 @@ internal sealed class FailoverSimulator
             node.Deciding++;
         Trace($"node {node.Id} decides about node {lost.Id}");
         var (outcome, reason) = await DecideAsync(node, lost);
-        Trace($"node {node.Id} about node {lost.Id}: {outcome} ({reason})");
+        Trace($"node {node.Id} about node {lost.Id}: {outcome} ({reason}); node {lost.Id} is in fact {_nodes[lost.Id].LocalState.ToText()}{(_nodes[lost.Id].Alive ? "" : ", dead")}");
         switch (outcome)
         {
             case LossOutcome.Continue:
@@ -1486,7 +1493,7 @@ internal sealed class FailoverSimulator
     private string Describe(Node node)
     {
         var peers = string.Join(", ", node.Peers.Select(p =>
-            $"{p.Id}:{(p.Epoch != 0 ? "up" : "down")}{(p.ReceivesWrites ? "+writes" : "")} {p.RecordedState.ToText()}{(p.SplitBrain ? " SPLIT" : "")}{(p.LossRecorded is { IsCompleted: false } ? " loss-pending" : "")}"));
+            $"{p.Id}:{(p.Epoch != 0 ? "up" : "down")}{(p.ReceivesWrites ? "+writes" : "")} {p.RecordedState.ToText()}{(p.SplitBrain ? " SPLIT" : "")}{(p.LossRecorded is { IsCompleted: false } ? " loss-pending" : "")}{(p.SyncEpoch != 0 ? " syncing" : "")}"));
         string state = !node.Alive ? "dead" : node.IsServing ? "serving" : node.Serving ? "deciding" : node.SuspendedBecause is not null ? "suspended" : "not serving";
         return $"node {node.Id} {state}{(node.Deciding > 0 ? "(deciding)" : "")} {node.LocalState.ToText()} gen {node.Generation[..6]} prio {node.Member.Priority} rate {node.Rate:0.0000} [{peers}]";
     }
