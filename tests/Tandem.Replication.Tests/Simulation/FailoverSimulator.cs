@@ -9,9 +9,9 @@ namespace Tandem.Replication.Tests.Simulation;
 /// Deterministic simulator of the failover state machine (docs/design/replication.md, SPEC §6): 2 or
 /// 3 data nodes, optionally a witness running the real <see cref="WitnessBallot"/>, deciding through
 /// the real <see cref="FailoverRules"/>, <see cref="FailoverTimings"/> and <see cref="Generation"/>.
-/// No threads and no wall clock: a virtual clock in milliseconds, one seeded <see cref="Random"/>, and
-/// the node's logic written as async methods whose awaits are completed only by the event loop (the
-/// synchronization context is cleared, so continuations run inline, in event order).
+/// One thread and no wall clock: a virtual clock in milliseconds, one seeded <see cref="Random"/>, and
+/// the node's logic written as async methods whose awaits are completed only by the event loop
+/// (continuations run inline, in event order, on the simulation's own thread and synchronization context).
 /// </summary>
 /// <remarks>
 /// A node's copy is the set of client write ids it holds; a resync copies the newer node's set. Each
@@ -75,7 +75,8 @@ internal sealed class FailoverSimulator
         public bool SplitBrain;
         public string? PartitionReported;
         public Task? LossRecorded;
-        public long SyncEpoch;              // the link our resync of it runs on; 0: none
+        public long SyncEpoch;              // peer.Sync: the link our resync of it runs on; 0: none (cleared only by RunSyncAsync)
+        public bool SyncCancelled;          // peer.SyncCancellation cancelled (its loss was recorded)
         public TaskCompletionSource<bool>? Handshake;
         public bool Dirty;                  // its bitmap has marks
     }
@@ -126,6 +127,9 @@ internal sealed class FailoverSimulator
     private int _writes;
     private string? _failure;
     private int _step;
+    private Thread? _thread;
+    private int _sameInstant;
+    private const int MaxEventsPerInstant = 100_000;
 
     public FailoverSimulator(int seed, FailoverSimulatorOptions options)
     {
@@ -182,8 +186,19 @@ internal sealed class FailoverSimulator
 
     public string? RunAndCheck(int steps)
     {
-        var context = SynchronizationContext.Current;
-        SynchronizationContext.SetSynchronizationContext(null);
+        // A thread of its own, with the default task scheduler and the simulation's synchronization
+        // context (no continuation ever reaches the thread pool), and a stack deep enough that the
+        // runtime inlines every continuation.
+        var thread = new Thread(() => Run(steps), 256 << 20) { IsBackground = true, Name = $"failover simulation {Seed}" };
+        _thread = thread;
+        thread.Start();
+        thread.Join();
+        return _failure;
+    }
+
+    private void Run(int steps)
+    {
+        SynchronizationContext.SetSynchronizationContext(new SimulationContext(this));
         try
         {
             Start();
@@ -191,11 +206,10 @@ internal sealed class FailoverSimulator
                 RandomStep();
             if (_failure is null)
                 FinalHealAndCheck();
-            return _failure;
         }
-        finally
+        catch (Exception e)
         {
-            SynchronizationContext.SetSynchronizationContext(context);
+            _failure ??= $"Failover simulation seed {Seed} ({_options}): the simulator threw {e}";
         }
     }
 
@@ -354,9 +368,27 @@ internal sealed class FailoverSimulator
 
     // ---------------------------------------------------------------- event loop and time
 
+    /// <summary>
+    /// Continuations run inline, in event order; one the runtime will not inline (it does so when the
+    /// stack runs low) becomes an event at the same instant instead of a thread-pool work item.
+    /// </summary>
+    private sealed class SimulationContext(FailoverSimulator simulator) : SynchronizationContext
+    {
+        public override void Post(SendOrPostCallback d, object? state) => simulator.At(simulator._now, () => d(state));
+
+        public override void Send(SendOrPostCallback d, object? state) => throw new NotSupportedException();
+
+        public override SynchronizationContext CreateCopy() => this;
+    }
+
     private double RandomRate() => 1 + (_random.NextDouble() * 2 - 1) * _options.MaxRateSkew;
 
-    private void At(long time, Action action) => _events.Enqueue(action, (Math.Max(time, _now), _seq++));
+    private void At(long time, Action action)
+    {
+        if (Environment.CurrentManagedThreadId != _thread?.ManagedThreadId)
+            throw new InvalidOperationException("A continuation left the simulation thread: the run would not be deterministic.");
+        _events.Enqueue(action, (Math.Max(time, _now), _seq++));
+    }
 
     /// <summary>Real milliseconds that <paramref name="local"/> take on the node's clock.</summary>
     private static long Real(Node node, TimeSpan local) => (long)Math.Ceiling(local.TotalMilliseconds * node.Rate);
@@ -369,7 +401,13 @@ internal sealed class FailoverSimulator
         while (_failure is null && _events.TryPeek(out _, out var when) && when.Time <= end)
         {
             var action = _events.Dequeue();
+            _sameInstant = when.Time == _now ? _sameInstant + 1 : 0;
             _now = when.Time;
+            if (_sameInstant > MaxEventsPerInstant)
+            {
+                Fail(0, $"more than {MaxEventsPerInstant} events at one instant: a loop that never waits (livelock)");
+                return;
+            }
             action();
             if (_options.Strategy == FailoverStrategy.NodeMajority && _options.CheckDivergentServers)
                 CheckNoDivergentServers();
@@ -438,6 +476,11 @@ internal sealed class FailoverSimulator
         var reply = new TaskCompletionSource<Message?>();
         long id = request.RequestId = ++_ids;
         _pending[id] = (node, node.Incarnation, reply, request.To, request.Channel, request.Epoch);
+        if (request.Channel == Channel.Sync && node.PeerOf(request.To).Epoch != request.Epoch)
+        {
+            At(_now, () => Resolve(id, null)); // a request on a link that is already down: LinkDown at once
+            return reply.Task;
+        }
         Send(request);
         if (timeout is { } t)
             At(_now + Real(node, t), () => Resolve(id, null));
@@ -528,6 +571,11 @@ internal sealed class FailoverSimulator
                 break;
             case Kind.Write:
                 node.Data.Add(m.Value);
+                foreach (var other in node.Peers)
+                {
+                    if (other != peer && !other.ReceivesWrites)
+                        other.Dirty = true; // MarkForPartnersWithoutWrites
+                }
                 if (node.LocalState == ReplicaState.Synchronizing && node.SyncSource != peer.Id)
                     node.FromOthersDuringSync.Add(m.Value);
                 Answer(m, ok: true);
@@ -536,9 +584,19 @@ internal sealed class FailoverSimulator
                 Answer(m, ok: true, value: ReachBits(node, m.Value));
                 break;
             case Kind.SyncBegin:
+                if (node.LocalState == ReplicaState.Synchronizing && node.SyncSource is { } source && source != peer.Id && node.PeerOf(source).Epoch != 0)
+                {
+                    Answer(m, ok: false); // one source at a time
+                    break;
+                }
+                if (node.YieldedTo is { } winner && winner != peer.Id && node.PeerOf(winner).Epoch == 0)
+                {
+                    Answer(m, ok: false); // yielded to a node that goes on without us: only it may copy to us
+                    break;
+                }
                 if (node.LocalState == ReplicaState.Synchronized && node.Serving)
                 {
-                    Answer(m, ok: false);
+                    Answer(m, ok: false); // no force in the simulation
                     break;
                 }
                 node.LocalState = ReplicaState.Synchronizing;
@@ -641,9 +699,10 @@ internal sealed class FailoverSimulator
         node.Incarnation++;
         node.Deciding = 0;
         node.SyncSource = null;
+        node.YieldedTo = null; // _yieldedTo is not persisted
         if (node.LocalState == ReplicaState.Synchronizing)
             node.LocalState = ReplicaState.NotSynchronized; // saved as not synchronized while a sync runs
-        node.Suspects |= crashed;
+        node.Suspects = crashed; // _suspects: the journal's findings after a crash, none after a clean start
         node.VoteTrustedUntil = 0;
         node.NextVoteAttempt = 0;
         node.WitnessTail = Task.CompletedTask;
@@ -653,10 +712,12 @@ internal sealed class FailoverSimulator
             peer.Announced = null;
             peer.LossRecorded = null;
             peer.SyncEpoch = 0;
+            peer.SyncCancelled = false;
             peer.ReceivesWrites = false;
             peer.LinkDownAt = -1;
-            if (peer.RecordedState != ReplicaState.Synchronized)
-                peer.Dirty = true; // the RAM journal does not survive a restart
+            peer.SplitBrain = false;
+            peer.PartitionReported = null;
+            peer.Dirty = peer.RecordedState != ReplicaState.Synchronized; // the RAM bitmap does not survive a restart: MarkAll for a partner left behind
         }
         node.Serving = node.LocalState == ReplicaState.Synchronized && node.Peers.All(p => p.RecordedState != ReplicaState.Synchronized)
             && _options.Strategy == FailoverStrategy.Heartbeat;
@@ -784,7 +845,10 @@ internal sealed class FailoverSimulator
     {
         bool startSync = false, changed = false;
         Peer? adopt = null;
+        bool adoptKeepingWrites = false;
         peer.Announced = theirs;
+        if (peer.LossRecorded is { IsCompleted: false })
+            return; // the strategy is deciding about this partner; it looks at this status when done
         bool sameGeneration = theirs.Generation == node.Generation;
         bool weAreNewer = node.History.Contains(theirs.Generation);
         bool theyAreNewer = theirs.History.Contains(node.Generation);
@@ -823,6 +887,11 @@ internal sealed class FailoverSimulator
                 {
                     adopt = other;
                 }
+                else if (other.RecordedState == ReplicaState.Synchronized && other.Announced is { Serving: false, State: ReplicaState.NotSynchronized })
+                {
+                    adopt = other; // a partial partition already resolved: record the same loss, keep sending it writes
+                    adoptKeepingWrites = true;
+                }
                 else if (peer.PartitionReported != theirs.Generation)
                 {
                     peer.PartitionReported = theirs.Generation;
@@ -858,9 +927,19 @@ internal sealed class FailoverSimulator
         }
         if (adopt is not null)
         {
-            Trace($"node {node.Id}: node {peer.Id} lost node {adopt.Id}, silent here too: recording its loss as well");
-            FailLink(node, adopt, $"node {peer.Id} lost it, silent here too");
-            var recorded = RecordLoss(node, adopt);
+            Task recorded;
+            if (adoptKeepingWrites)
+            {
+                Trace($"node {node.Id}: node {peer.Id} lost node {adopt.Id}, which stopped serving: recording the same loss, still sending it writes");
+                recorded = ContinueWithout(node, adopt, keepSending: true);
+            }
+            else
+            {
+                Trace($"node {node.Id}: node {peer.Id} lost node {adopt.Id}, silent here too: recording its loss as well");
+                // The link's Fail runs OnLinkDown at once, whose RecordLossAsync (not decided) is the one that counts.
+                FailLink(node, adopt, $"node {peer.Id} lost it, silent here too");
+                recorded = RecordLoss(node, adopt, decided: true);
+            }
             int incarnation = node.Incarnation;
             _ = Spawn(node, async () =>
             {
@@ -872,7 +951,8 @@ internal sealed class FailoverSimulator
         }
         if (changed)
             BroadcastStatus(node);
-        if (startSync)
+        // A node waiting for a majority copies nothing yet: once it serves it looks again (ReconsiderPartners).
+        if (startSync && node.Serving)
             StartSync(node, peer);
     }
 
@@ -884,18 +964,53 @@ internal sealed class FailoverSimulator
         bool changed = !peer.ReceivesWrites;
         peer.ReceivesWrites = true;
         peer.SplitBrain = false;
-        if (!node.Serving)
+        if (!node.Serving && StartsServingWith(node, peer))
         {
             node.Serving = true;
             changed = true;
             node.SuspendedBecause = null;
             Trace($"node {node.Id}: synchronized with node {peer.Id}; serving");
+            // A partner it was synchronized with that has not come back: its loss is recorded (a new generation).
+            foreach (var absent in AbsentPartners(node, peer))
+            {
+                Trace($"node {node.Id}: node {absent.Id} has not come back; serving without it");
+                _ = RecordLoss(node, absent, decided: true);
+            }
         }
         if (node.YieldedTo == peer.Id)
             node.YieldedTo = null;
         peer.RecordedState = ReplicaState.Synchronized;
         peer.Dirty = false;
         return changed;
+    }
+
+    /// <summary>Three-way: not while another partner recorded synchronized has not paired, for the start-up grace.</summary>
+    private bool StartsServingWith(Node node, Peer peer)
+    {
+        if (AbsentPartners(node, peer).Count == 0)
+            return true;
+        var left = FailoverTimings.StartupGrace(_options.Timings) - Elapsed(node, node.Started);
+        if (left <= TimeSpan.Zero)
+            return true;
+        _ = Spawn(node, async () =>
+        {
+            await Delay(node, left);
+            ReconsiderPartners(node);
+        });
+        return false;
+    }
+
+    private static List<Peer> AbsentPartners(Node node, Peer except) =>
+        [.. node.Peers.Where(p => p != except && p.RecordedState == ReplicaState.Synchronized && !p.ReceivesWrites && p.LossRecorded is not { IsCompleted: false })];
+
+    /// <summary>This node serves again: partners it could not synchronize meanwhile are looked at again.</summary>
+    private void ReconsiderPartners(Node node)
+    {
+        foreach (var peer in node.Peers)
+        {
+            if (peer.Epoch != 0 && peer.Announced is { } announced)
+                OnPeerStatus(node, peer, announced);
+        }
     }
 
     private void BecomeStale(Node node, string reason)
@@ -917,11 +1032,13 @@ internal sealed class FailoverSimulator
         BroadcastStatus(node);
     }
 
-    private Task RecordLoss(Node node, Peer peer)
+    /// <param name="decided">The loss was decided elsewhere: go on without deciding.</param>
+    private Task RecordLoss(Node node, Peer peer, bool decided = false)
     {
         bool changed = peer.ReceivesWrites;
         peer.ReceivesWrites = false;
-        peer.SyncEpoch = 0; // cancels our resync of it
+        if (peer.SyncEpoch != 0)
+            peer.SyncCancelled = true;
         Task task;
         if (peer.LossRecorded is { IsCompleted: false } deciding)
         {
@@ -929,7 +1046,9 @@ internal sealed class FailoverSimulator
         }
         else if (peer.RecordedState == ReplicaState.Synchronized && node.LocalState == ReplicaState.Synchronized && node.Serving)
         {
-            task = peer.LossRecorded = Spawn(node, () => DecideOnLossAsync(node, peer));
+            task = peer.LossRecorded = decided
+                ? ContinueWithout(node, peer)
+                : Spawn(node, () => DecideOnLossAsync(node, peer));
             changed = true;
         }
         else
@@ -950,45 +1069,54 @@ internal sealed class FailoverSimulator
 
     private void StartSync(Node node, Peer peer)
     {
-        if (peer.SyncEpoch != 0 || peer.Epoch == 0)
+        if (peer.SyncEpoch != 0)
             return;
-        if (!node.Serving)
-        {
-            // The real StartSync throws here, which fails the link whose status started it.
-            FailLink(node, peer, "a resync was started on a node that does not serve");
-            return;
-        }
-        peer.SyncEpoch = peer.Epoch;
-        _ = Spawn(node, () => RunSyncAsync(node, peer, peer.Epoch));
+        if (peer.Epoch == 0 || !node.Serving)
+            return; // the real StartSync throws; every caller checks both first
+        long epoch = peer.SyncEpoch = peer.Epoch; // the link checked here, not the one up when the task runs
+        peer.SyncCancelled = false;
+        _ = Spawn(node, () => RunSyncAsync(node, peer, epoch));
     }
 
+    /// <summary>RunSyncAsync: the copy itself takes no time; sync-begin and sync-end are real round trips.</summary>
     private async Task RunSyncAsync(Node node, Peer peer, long epoch)
     {
         var begin = await Ask(node, new Message(Kind.SyncBegin, node.Id, peer.Id, Channel.Sync) { Epoch = epoch }, null);
-        if (begin is { Ok: true } && peer.SyncEpoch == epoch)
+        if (begin is not { Ok: true })
+            Trace($"node {node.Id}: node {peer.Id} {(begin is null ? "is lost before it answers sync-begin" : "refuses to be synchronized")}");
+        if (begin is { Ok: true })
         {
             peer.ReceivesWrites = true;
-            Resyncs++;
-            Trace($"node {node.Id} resynchronizes node {peer.Id}");
-            var end = await Ask(node, new Message(Kind.SyncEnd, node.Id, peer.Id, Channel.Sync)
+            if (!peer.SyncCancelled)
             {
-                Epoch = epoch,
-                Data = [.. node.Data],
-                Status = OwnStatus(node),
-            }, null);
-            if (end is { Ok: true } && peer.SyncEpoch == epoch)
-            {
+                Resyncs++;
+                Trace($"node {node.Id} resynchronizes node {peer.Id}");
+                // From the moment sync-end leaves, the target may serve even if its answer never
+                // arrives: recorded synchronized (durably) first.
                 peer.RecordedState = ReplicaState.Synchronized;
-                peer.SyncEpoch = 0;
-                node.Suspects = false;
-                return;
+                var end = await Ask(node, new Message(Kind.SyncEnd, node.Id, peer.Id, Channel.Sync)
+                {
+                    Epoch = epoch,
+                    Data = [.. node.Data],
+                    Status = OwnStatus(node),
+                }, null);
+                if (end is { Ok: false })
+                    peer.RecordedState = ReplicaState.NotSynchronized; // it answered, and not synchronized: it is not
+                if (end is { Ok: true })
+                {
+                    peer.RecordedState = ReplicaState.Synchronized;
+                    peer.SplitBrain = false;
+                    peer.SyncEpoch = 0;
+                    node.Suspects = false;
+                    BroadcastStatus(node);
+                    return;
+                }
             }
         }
-        if (peer.SyncEpoch != epoch)
-            return; // cancelled: the loss of the link already cleaned up
         peer.SyncEpoch = 0;
         if (peer.RecordedState != ReplicaState.Synchronized)
             peer.ReceivesWrites = false;
+        BroadcastStatus(node);
     }
 
     private void CompleteAsSyncTarget(Node node, Peer source, Message end)
@@ -1017,11 +1145,11 @@ internal sealed class FailoverSimulator
             node.Deciding++;
         Trace($"node {node.Id} decides about node {lost.Id}");
         var (outcome, reason) = await DecideAsync(node, lost);
-        Trace($"node {node.Id} about node {lost.Id}: {outcome} ({reason})");
+        Trace($"node {node.Id} about node {lost.Id}: {outcome} ({reason}); node {lost.Id} is in fact {_nodes[lost.Id].LocalState.ToText()}{(_nodes[lost.Id].Alive ? "" : ", dead")}");
         switch (outcome)
         {
             case LossOutcome.Continue:
-                ContinueWithout(node, lost);
+                await ContinueWithout(node, lost);
                 break;
             case LossOutcome.Yield:
                 YieldTo(node, lost);
@@ -1149,9 +1277,11 @@ internal sealed class FailoverSimulator
         Answer(m, ok: !node.Serving);
     }
 
-    private void ContinueWithout(Node node, Peer lost)
+    /// <summary>Goes on without the partner: a new generation (persisting takes no time here, so the task is done at once).</summary>
+    /// <param name="keepSending">It stopped serving for the node that lost it (a resolved partial partition): keep sending it writes.</param>
+    private Task ContinueWithout(Node node, Peer lost, bool keepSending = false)
     {
-        if (lost.RecordedState == ReplicaState.Synchronized && !lost.ReceivesWrites && node.LocalState == ReplicaState.Synchronized && node.Serving)
+        if (lost.RecordedState == ReplicaState.Synchronized && lost.ReceivesWrites == keepSending && node.LocalState == ReplicaState.Synchronized && node.Serving)
         {
             lost.RecordedState = ReplicaState.NotSynchronized;
             node.History = Generation.Push(node.History, node.Generation);
@@ -1159,6 +1289,7 @@ internal sealed class FailoverSimulator
             Trace($"node {node.Id} continues without node {lost.Id} (generation {node.Generation})");
             BroadcastStatus(node);
         }
+        return Task.CompletedTask;
     }
 
     private void YieldTo(Node node, Peer winner)
@@ -1319,6 +1450,7 @@ internal sealed class FailoverSimulator
             peer.RecordedState = ReplicaState.NotSynchronized;
         }
         GoOnAlone(node, next, "the witness votes for it");
+        ReconsiderPartners(node);
     }
 
     private void GoOnAlone(Node node, string next, string reason)
@@ -1361,7 +1493,7 @@ internal sealed class FailoverSimulator
     private string Describe(Node node)
     {
         var peers = string.Join(", ", node.Peers.Select(p =>
-            $"{p.Id}:{(p.Epoch != 0 ? "up" : "down")}{(p.ReceivesWrites ? "+writes" : "")} {p.RecordedState.ToText()}{(p.SplitBrain ? " SPLIT" : "")}{(p.LossRecorded is { IsCompleted: false } ? " loss-pending" : "")}"));
+            $"{p.Id}:{(p.Epoch != 0 ? "up" : "down")}{(p.ReceivesWrites ? "+writes" : "")} {p.RecordedState.ToText()}{(p.SplitBrain ? " SPLIT" : "")}{(p.LossRecorded is { IsCompleted: false } ? " loss-pending" : "")}{(p.SyncEpoch != 0 ? " syncing" : "")}"));
         string state = !node.Alive ? "dead" : node.IsServing ? "serving" : node.Serving ? "deciding" : node.SuspendedBecause is not null ? "suspended" : "not serving";
         return $"node {node.Id} {state}{(node.Deciding > 0 ? "(deciding)" : "")} {node.LocalState.ToText()} gen {node.Generation[..6]} prio {node.Member.Priority} rate {node.Rate:0.0000} [{peers}]";
     }
