@@ -25,10 +25,10 @@ internal sealed class HeartbeatChannel(ReplicatedDevice device, ReplicaPeer peer
         switch (ControlMessage.Parse(payload.Span))
         {
             case ProbeMessage:
-                link.Reply(header.RequestId, ReplyStatus.Ok);
+                link.Reply(header.RequestId, ReplyStatus.Ok, device.ProbeAnswer());
                 break;
             case FenceMessage fence:
-                device.OnFenced(peer, link, header.RequestId, fence.Reason);
+                device.OnFenced(peer, link, header.RequestId, fence.Reason, fence.Generation);
                 break;
             default:
                 link.Reply(header.RequestId, ReplyStatus.BadRequest);

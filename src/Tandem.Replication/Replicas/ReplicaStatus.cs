@@ -80,11 +80,16 @@ public sealed record LastWritesMessage(int LostNodeId, long NewestApplied) : Con
 /// <summary>
 /// Heartbeat channel: the sender lost every sync channel to the receiver and outranks it under
 /// the failover strategy; the receiver stops serving (its copy is left behind) and answers once it
-/// has, so the sender may go on alone (docs/design/failover.md).
+/// has, so the sender may go on alone (docs/design/failover.md). A receiver that already went on
+/// without the sender (<paramref name="Generation"/>, the sender's, is in its history) answers
+/// NotReady instead, and the sender yields.
 /// </summary>
-public sealed record FenceMessage(string Reason) : ControlMessage;
+public sealed record FenceMessage(string Reason, string Generation) : ControlMessage;
 
-/// <summary>Heartbeat channel: "are you there?", answered at once (a fresh proof, not a remembered heartbeat).</summary>
+/// <summary>
+/// Heartbeat channel: "are you there?", answered at once (a fresh proof, not a remembered
+/// heartbeat) with one byte: 1 when the answering copy is synchronized.
+/// </summary>
 public sealed record ProbeMessage() : ControlMessage;
 
 /// <summary>

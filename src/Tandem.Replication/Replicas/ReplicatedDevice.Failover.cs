@@ -118,19 +118,29 @@ public sealed partial class ReplicatedDevice
                     continue;
                 return LossDecision.Yield($"replica {lost.Id} outranks this node, and replica {other.Id} still reaches both (a partial partition)");
             }
-            await ConfirmStoppedAsync(lost, $"replica {other.Id} still reaches both nodes (a partial partition) and this node outranks it").ConfigureAwait(false);
+            if (!await ConfirmStoppedAsync(lost, $"replica {other.Id} still reaches both nodes (a partial partition) and this node outranks it").ConfigureAwait(false))
+                return WentOnWithoutUs(lost);
             return LossDecision.Continue($"this node outranks replica {lost.Id}; replica {other.Id} still reaches both (a partial partition)");
         }
 
         if (_strategy == FailoverStrategy.Heartbeat)
         {
-            bool answers = await HeartbeatAnswersAsync(lost).ConfigureAwait(false);
+            var heard = await HeartbeatAnswersAsync(lost).ConfigureAwait(false);
+            // A partner that answers but holds no current copy serves nothing: we never yield to it.
+            if (heard == PartnerAnswer.Behind)
+                return LossDecision.Continue($"replica {lost.Id} answers its heartbeat but its copy is not synchronized");
+            bool answers = heard == PartnerAnswer.Current;
             if (FailoverRules.Heartbeat(answers, Outranks(lost)) == LossOutcome.Yield)
                 return LossDecision.Yield($"every sync channel to replica {lost.Id} is lost, its heartbeat answers, and it outranks this node");
             if (answers)
             {
-                if (!await FenceOverHeartbeatAsync(lost, $"replica {LocalId} lost every sync channel to it and outranks it").ConfigureAwait(false))
-                    await ConfirmStoppedAsync(lost, "its heartbeat answers probes but not the fence").ConfigureAwait(false);
+                switch (await FenceOverHeartbeatAsync(lost, $"replica {LocalId} lost every sync channel to it and outranks it").ConfigureAwait(false))
+                {
+                    case FenceAnswer.WentOn:
+                        return WentOnWithoutUs(lost);
+                    case FenceAnswer.NoAnswer when !await ConfirmStoppedAsync(lost, "its heartbeat answers probes but not the fence").ConfigureAwait(false):
+                        return WentOnWithoutUs(lost);
+                }
                 return LossDecision.Continue($"every sync channel to replica {lost.Id} is lost; its heartbeat answers and this node outranks it");
             }
             _log.LogError(FailoverEvents.SplitBrainRisk,
@@ -146,7 +156,8 @@ public sealed partial class ReplicatedDevice
         switch (FailoverRules.NodeMajority(votes, total, _witness is not null))
         {
             case LossOutcome.Continue:
-                await ConfirmStoppedAsync(lost, $"this node keeps {votes} of {total} votes").ConfigureAwait(false);
+                if (!await ConfirmStoppedAsync(lost, $"this node keeps {votes} of {total} votes").ConfigureAwait(false))
+                    return WentOnWithoutUs(lost);
                 return LossDecision.Continue($"this node keeps {votes} of {total} votes without replica {lost.Id}");
             case LossOutcome.Suspend:
                 return LossDecision.Suspend($"this node reaches {votes} of {total} votes without replica {lost.Id}");
@@ -156,9 +167,13 @@ public sealed partial class ReplicatedDevice
         var answer = await AskWitnessAsync(header.Generation, header.History, Generation.AfterLosing(header.Generation, lost.Id), force: false).ConfigureAwait(false);
         if (FailoverRules.AfterWitness(answer.Verdict) == LossOutcome.Suspend)
             return LossDecision.Suspend($"replica {lost.Id} is lost and {witness.Description} does not vote for this node ({answer.Reason})");
-        await ConfirmStoppedAsync(lost, $"{witness.Description} votes for this node").ConfigureAwait(false);
+        if (!await ConfirmStoppedAsync(lost, $"{witness.Description} votes for this node").ConfigureAwait(false))
+            return WentOnWithoutUs(lost);
         return LossDecision.Continue($"{witness.Description} votes for this node without replica {lost.Id}");
     }
+
+    private static LossDecision WentOnWithoutUs(ReplicaPeer lost) =>
+        LossDecision.Yield($"replica {lost.Id} already went on without this node (it refused the fence)");
 
     /// <summary>Votes of the device: one per data node, one for the witness.</summary>
     private int VoteCount => Header.Nodes.Count + (_witness is null ? 0 : 1);
@@ -168,11 +183,17 @@ public sealed partial class ReplicatedDevice
     /// heartbeat channel, or a partner reports it not serving or out of reach for long enough), or
     /// it has been a whole link timeout since our link to it went down, which it cannot outlast.
     /// </summary>
-    private async Task ConfirmStoppedAsync(ReplicaPeer lost, string why)
+    /// <returns>False when the partner answered the fence that it already went on without us: we must yield.</returns>
+    private async Task<bool> ConfirmStoppedAsync(ReplicaPeer lost, string why)
     {
         var watch = Stopwatch.StartNew();
-        if (await FenceOverHeartbeatAsync(lost, $"replica {LocalId} goes on without it: {why}").ConfigureAwait(false))
-            return;
+        switch (await FenceOverHeartbeatAsync(lost, $"replica {LocalId} goes on without it: {why}").ConfigureAwait(false))
+        {
+            case FenceAnswer.Stopped:
+                return true;
+            case FenceAnswer.WentOn:
+                return false;
+        }
         var wait = FailoverTimings.PartnerSurelyBlocked(_options.Timings);
         long since = lost.LinkDownTicks == 0 ? Stopwatch.GetTimestamp() : lost.LinkDownTicks;
         while (!_stopping.IsCancellationRequested && Stopwatch.GetElapsedTime(since) < wait)
@@ -183,13 +204,14 @@ public sealed partial class ReplicatedDevice
                     continue;
                 var (reaches, serving) = await ReachQueryAsync(link, lost.Id).ConfigureAwait(false);
                 if (reaches && !serving)
-                    return; // it says it stopped, to a partner that still hears it
+                    return true; // it says it stopped, to a partner that still hears it
                 if (reaches)
                     since = Stopwatch.GetTimestamp(); // it may still count that partner's vote: its timeout starts when that link goes
             }
             await Task.Delay(_options.Timings.HeartbeatInterval, _stopping.Token).ConfigureAwait(false);
         }
         _log.LogInformation("{Device}: replica {Peer} has surely stopped serving ({Seconds:0.0} s after the loss)", _options.DeviceName, lost.Id, watch.Elapsed.TotalSeconds);
+        return true;
     }
 
     /// <summary>
@@ -239,7 +261,8 @@ public sealed partial class ReplicatedDevice
     /// The partner is reachable but stopped serving (it yielded in a partial partition): keep
     /// sending it our writes, so that what it misses is only what the node it yielded to marked.
     /// </param>
-    private async Task ContinueWithoutAsync(ReplicaPeer lost, string reason, bool keepSending = false)
+    /// <returns>Whether it went on (moved to the new generation); false when nothing was to be done.</returns>
+    private async Task<bool> ContinueWithoutAsync(ReplicaPeer lost, string reason, bool keepSending = false)
     {
         Task persisted = Task.CompletedTask;
         bool moved = false;
@@ -266,6 +289,7 @@ public sealed partial class ReplicatedDevice
             if (!keepSending)
                 TellSurvivorsHowFarWeGot(lost);
         }
+        return moved;
     }
 
     /// <summary>

@@ -80,45 +80,76 @@ public sealed partial class ReplicatedDevice
         RaiseStateChanged();
     }
 
+    /// <summary>What a partner said over its heartbeat channels.</summary>
+    private enum PartnerAnswer
+    {
+        /// <summary>Nothing answered.</summary>
+        None,
+        /// <summary>It answered and holds a current (synchronized) copy.</summary>
+        Current,
+        /// <summary>It answered, but its copy is not synchronized: it does not serve.</summary>
+        Behind,
+    }
+
+    /// <summary>How a fence over a heartbeat channel ended.</summary>
+    private enum FenceAnswer
+    {
+        /// <summary>The partner stopped serving.</summary>
+        Stopped,
+        /// <summary>The partner went on without us already (it lost every channel first): we must yield.</summary>
+        WentOn,
+        /// <summary>No answer.</summary>
+        NoAnswer,
+    }
+
+    /// <summary>Our answer to a probe: one byte, 1 when this copy is synchronized.</summary>
+    internal byte[] ProbeAnswer() => [(byte)(LocalState == ReplicaState.Synchronized ? 1 : 0)];
+
     /// <summary>
     /// Whether a heartbeat channel to <paramref name="peer"/> answers a probe now: a fresh answer,
-    /// not a remembered heartbeat (a partner that froze a moment ago still has an open link).
+    /// not a remembered heartbeat (a partner that froze a moment ago still has an open link), and
+    /// whether its copy is current.
     /// </summary>
-    private async Task<bool> HeartbeatAnswersAsync(ReplicaPeer peer)
+    private async Task<PartnerAnswer> HeartbeatAnswersAsync(ReplicaPeer peer)
     {
         ReplicationLink[] links;
         lock (peer.HeartbeatLinks)
             links = [.. peer.HeartbeatLinks];
         if (links.Length == 0)
-            return false;
+            return PartnerAnswer.None;
         byte[] probe = new ProbeMessage().ToBytes();
         var answers = links.Select(l => AskAsync(l, probe)).ToList();
         while (answers.Count > 0)
         {
             var first = await Task.WhenAny(answers).ConfigureAwait(false);
-            if (await first.ConfigureAwait(false) is { IsOk: true })
-                return true;
+            if (await first.ConfigureAwait(false) is { IsOk: true } reply)
+                return reply.Body is [1, ..] ? PartnerAnswer.Current : PartnerAnswer.Behind;
             answers.Remove(first);
         }
-        return false;
+        return PartnerAnswer.None;
     }
 
     /// <summary>
     /// Asks <paramref name="peer"/>, over its heartbeat channels, to stop serving because this node
-    /// goes on without it. True once it answered that it has.
+    /// goes on without it.
     /// </summary>
-    private async Task<bool> FenceOverHeartbeatAsync(ReplicaPeer peer, string reason)
+    private async Task<FenceAnswer> FenceOverHeartbeatAsync(ReplicaPeer peer, string reason)
     {
         ReplicationLink[] links;
         lock (peer.HeartbeatLinks)
             links = [.. peer.HeartbeatLinks];
-        byte[] fence = new FenceMessage(reason).ToBytes();
+        byte[] fence = new FenceMessage(reason, Header.Generation).ToBytes();
         foreach (var link in links)
         {
-            if (await AskAsync(link, fence).ConfigureAwait(false) is { IsOk: true })
-                return true;
+            switch (await AskAsync(link, fence).ConfigureAwait(false))
+            {
+                case { IsOk: true }:
+                    return FenceAnswer.Stopped;
+                case { Status: ReplyStatus.NotReady }:
+                    return FenceAnswer.WentOn;
+            }
         }
-        return false;
+        return FenceAnswer.NoAnswer;
     }
 
     /// <summary>One request on a link, with an answer within the failover probe time (null: none).</summary>
@@ -139,8 +170,17 @@ public sealed partial class ReplicatedDevice
     /// A partner that outranks us lost its sync channels to us and goes on alone: stop serving
     /// (our copy will be left behind), drop the sync link if it still stands, and answer once done.
     /// </summary>
-    internal void OnFenced(ReplicaPeer peer, ReplicationLink heartbeat, ulong requestId, string reason)
+    internal void OnFenced(ReplicaPeer peer, ReplicationLink heartbeat, ulong requestId, string reason, string fencerGeneration)
     {
+        if (Header.History.Contains(fencerGeneration))
+        {
+            // We went on without it already (every channel was lost on our side first): our copy
+            // has writes it lacks. It must yield, not us; it completed nothing without us.
+            _log.LogWarning(FailoverEvents.Fenced, "{Device}: replica {Peer} asks this node to stop, but this node already went on without it; refused",
+                _options.DeviceName, peer.Id);
+            heartbeat.Reply(requestId, ReplyStatus.NotReady);
+            return;
+        }
         _log.LogWarning(FailoverEvents.Fenced, "{Device}: replica {Peer} goes on without this node ({Reason}); this node stops serving",
             _options.DeviceName, peer.Id, reason);
         Track(Task.Run(async () =>

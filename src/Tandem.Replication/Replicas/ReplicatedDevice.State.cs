@@ -159,6 +159,7 @@ public sealed partial class ReplicatedDevice
         bool startSync = false, full = false, changed = false;
         ReplicaPeer? adopt = null;
         bool adoptKeepingWrites = false;
+        bool serveOnceBegun = false;
         lock (_stateLock)
         {
             peer.Announced = theirs;
@@ -179,17 +180,17 @@ public sealed partial class ReplicatedDevice
                 if (sameGeneration && anySuspects)
                 {
                     // One of us crashed with writes in flight: the copies may differ in those
-                    // extents. The lower replica id copies its version of them to the other.
-                    if (LocalId < peer.Id)
+                    // extents. The one that serves copies its version of them to the other (its
+                    // acknowledged writes must win); when neither or both serve, the lower replica
+                    // id. A copier that does not serve starts serving only once the other receives
+                    // its writes (RunSyncAsync), never before.
+                    bool weCopy = _serving != theirs.Serving ? _serving : LocalId < peer.Id;
+                    if (weCopy)
                     {
                         foreach (long extent in _suspects?.Extents ?? [])
                             peer.Bitmap.MarkExtent(extent);
-                        if (!_serving)
-                        {
-                            _serving = true;
-                            changed = true;
-                        }
                         (startSync, full) = (true, _suspects?.IsUnknown == true || theirs.SuspectsUnknown);
+                        serveOnceBegun = !_serving;
                         peer.BitmapGeneration = theirs.Generation;
                     }
                 }
@@ -210,12 +211,12 @@ public sealed partial class ReplicatedDevice
                 {
                     // They moved on by losing another node, in one step from our generation: they
                     // never lost us, so we hold every write of theirs and are not behind.
-                    if (other.RecordedState == ReplicaState.Synchronized &&
-                        (other.Link is not { IsUp: true } link || link.Silence > _options.Timings.HeartbeatInterval * 4))
+                    bool canAdopt = _serving && other.RecordedState == ReplicaState.Synchronized && other.LossRecorded is not { IsCompleted: false };
+                    if (canAdopt && (other.Link is not { IsUp: true } link || link.Silence > _options.Timings.HeartbeatInterval * 4))
                     {
                         adopt = other; // that node is silent for us too: record its loss as well (same generation)
                     }
-                    else if (other.RecordedState == ReplicaState.Synchronized && other.Announced is { Serving: false } &&
+                    else if (canAdopt && other.ReceivesWrites && other.Announced is { Serving: false } &&
                              ReplicaStateText.Parse(other.Announced.State) == ReplicaState.NotSynchronized)
                     {
                         // A partial partition already resolved: that node stopped for the one that
@@ -274,7 +275,7 @@ public sealed partial class ReplicatedDevice
         }
         if (adopt is not null)
         {
-            Task recorded;
+            Task<bool> recorded;
             if (adoptKeepingWrites)
             {
                 _log.LogWarning("{Device}: replica {Peer} lost replica {Other}, which stopped serving: recording the same loss here, still sending it writes",
@@ -285,15 +286,18 @@ public sealed partial class ReplicatedDevice
             {
                 _log.LogWarning("{Device}: replica {Peer} lost replica {Other}, which is silent for this node too: recording its loss here as well",
                     _options.DeviceName, peer.Id, adopt.Id);
-                adopt.Link?.Fail(new TimeoutException($"Replica {peer.Id} lost replica {adopt.Id}, which is silent here too."));
                 // A partner that reached us decided about it already (it outranked it, or it holds
-                // a majority with us): the strategy has nothing left to decide here.
-                recorded = RecordLossAsync(adopt, adopt.Link, decided: true);
+                // a majority with us): the strategy has nothing left to decide here. Recorded
+                // before the link is failed, so that its going down finds the loss in hand.
+                var loss = RecordLossAsync(adopt, adopt.Link, decided: true);
+                adopt.Link?.Fail(new TimeoutException($"Replica {peer.Id} lost replica {adopt.Id}, which is silent here too."));
+                recorded = loss.ContinueWith(_ => adopt.RecordedState != ReplicaState.Synchronized, TaskScheduler.Default);
             }
-            // Once recorded (we are then at their generation), look at their status again.
-            _ = recorded.ContinueWith(_ =>
+            // Once recorded (we are then at their generation), look at their status again; not
+            // when nothing changed, or the same status would adopt again and again.
+            _ = recorded.ContinueWith(moved =>
             {
-                if (!_disposed && peer.Announced is { } latest)
+                if (moved is { IsCompletedSuccessfully: true, Result: true } && !_disposed && peer.Announced is { } latest)
                     OnPeerStatus(peer, latest);
             }, TaskScheduler.Default);
             return;
@@ -304,12 +308,12 @@ public sealed partial class ReplicatedDevice
             BroadcastStatus();
         // A node waiting for a majority (node majority) copies nothing yet: once it serves it looks
         // at its partners' statuses again (ReconsiderPartners).
-        if (startSync && _serving)
+        if (startSync && (_serving || serveOnceBegun))
         {
             // A partner that crashed tells us where its copy may differ: those extents too.
             foreach (long extent in theirs.Suspects ?? [])
                 peer.Bitmap.MarkExtent(extent);
-            StartSync(peer, full || theirs.SuspectsUnknown);
+            StartSync(peer, full || theirs.SuspectsUnknown, serveOnceBegun: serveOnceBegun);
         }
     }
 
@@ -392,7 +396,7 @@ public sealed partial class ReplicatedDevice
             foreach (var absent in AbsentPartners(peer))
             {
                 _log.LogWarning("{Device}: replica {Peer} has not come back; this node serves without it", _options.DeviceName, absent.Id);
-                _ = RecordLossAsync(absent, absent.Link, decided: true);
+                _ = RecordLossAsync(absent, absent.Link); // the strategy decides (it may still serve, through another)
             }
         }
         if (_yieldedTo == peer)
@@ -506,7 +510,10 @@ public sealed partial class ReplicatedDevice
             }
             else
             {
-                if (peer.RecordedState == ReplicaState.Synchronized)
+                // A synchronized copy that does not serve made no write the partner could miss:
+                // it keeps the partner recorded synchronized (otherwise, after a restart, it would
+                // count as the survivor and serve alone at a generation the partner may have left).
+                if (peer.RecordedState == ReplicaState.Synchronized && LocalState != ReplicaState.Synchronized)
                 {
                     peer.RecordedState = ReplicaState.NotSynchronized;
                     peer.LossRecorded = PersistAsync();

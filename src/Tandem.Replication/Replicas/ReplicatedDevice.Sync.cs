@@ -17,7 +17,11 @@ public sealed partial class ReplicatedDevice
     private const int IdleWindowsInFlight = 8;
 
     /// <summary>Starts synchronizing a partner from this node (fast: the bitmap's extents; full: everything).</summary>
-    public void StartSync(ReplicaPeer peer, bool full, bool force = false)
+    /// <param name="serveOnceBegun">
+    /// This node holds the copy to keep but does not serve yet (both restarted after a crash): it
+    /// starts serving once the partner receives its writes, in the sync.
+    /// </param>
+    public void StartSync(ReplicaPeer peer, bool full, bool force = false, bool serveOnceBegun = false)
     {
         ReplicationLink link;
         SyncProgress progress;
@@ -29,7 +33,7 @@ public sealed partial class ReplicatedDevice
             if (peer.Link is not { IsUp: true } up)
                 throw new InvalidOperationException($"Replica {peer.Id} is not connected.");
             link = up;
-            if (!_serving)
+            if (!_serving && !(serveOnceBegun && LocalState == ReplicaState.Synchronized))
                 throw new InvalidOperationException("This node does not hold synchronized data; synchronize it from a partner instead.");
             if (full)
                 peer.Bitmap.MarkAll();
@@ -39,7 +43,7 @@ public sealed partial class ReplicatedDevice
         }
         // The link checked above, not peer.Link when the task runs: by then the link may be down
         // and peer.Link null or a newer link the sync was not begun on.
-        Track(Task.Run(() => RunSyncAsync(peer, link, progress, force, cancellation.Token)));
+        Track(Task.Run(() => RunSyncAsync(peer, link, progress, force, serveOnceBegun, cancellation.Token)));
         RaiseStateChanged();
     }
 
@@ -60,7 +64,7 @@ public sealed partial class ReplicatedDevice
         return started;
     }
 
-    private async Task RunSyncAsync(ReplicaPeer peer, ReplicationLink link, SyncProgress progress, bool force, CancellationToken ct)
+    private async Task RunSyncAsync(ReplicaPeer peer, ReplicationLink link, SyncProgress progress, bool force, bool serveOnceBegun, CancellationToken ct)
     {
         _log.LogInformation("{Device}: {Kind} synchronization of replica {Peer} starts: {Bytes} bytes to copy",
             _options.DeviceName, progress.Kind, peer.Id, progress.BytesTotal);
@@ -74,6 +78,8 @@ public sealed partial class ReplicatedDevice
             // bitmap instead hold their origin lock until marked; taking the whole device once
             // waits them out, so the scan below sees every mark.
             SetReceivesWrites(peer, true);
+            if (serveOnceBegun)
+                StartServingAsSource(peer);
             using (await _originLock.AcquireAsync(0, BlockCount, ct).ConfigureAwait(false))
             {
             }
@@ -81,6 +87,10 @@ public sealed partial class ReplicatedDevice
             await CopyDirtyExtentsAsync(peer, link, progress, ct).ConfigureAwait(false);
 
             await _local.FlushAsync(ct).ConfigureAwait(false);
+            // A source that stopped serving meanwhile (it lost its majority, or yielded) no longer
+            // holds the copy to keep: the partner must not adopt it.
+            if (!_serving)
+                throw new IOException("this node stopped serving during the synchronization");
             // From the moment sync-end leaves, the partner may be synchronized and serving even if
             // its answer never arrives: record it so first (durably), so that losing it then goes
             // through the failover strategy and a new generation, never a silent go-alone.
@@ -131,6 +141,21 @@ public sealed partial class ReplicatedDevice
             if (peer.RecordedState != ReplicaState.Synchronized)
                 SetReceivesWrites(peer, false);
         }
+        RaiseStateChanged();
+        BroadcastStatus();
+    }
+
+    /// <summary>The partner now receives our writes: a copier waiting for that may serve.</summary>
+    private void StartServingAsSource(ReplicaPeer peer)
+    {
+        lock (_stateLock)
+        {
+            if (_serving || LocalState != ReplicaState.Synchronized || !StartsServingWith(peer))
+                return;
+            _serving = true;
+            _log.LogInformation("{Device}: serving I/O while synchronizing replica {Peer}", _options.DeviceName, peer.Id);
+        }
+        Unsuspend($"replica {peer.Id} receives this node's writes");
         RaiseStateChanged();
         BroadcastStatus();
     }
