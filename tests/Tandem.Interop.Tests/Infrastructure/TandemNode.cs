@@ -164,6 +164,9 @@ public sealed class TandemNode : IAsyncDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
+    /// <summary>The node's process id (`ip netns exec` execs the node in place), or null when not running.</summary>
+    public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
+
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
     private static extern int Signal(int pid, int signal);
 
