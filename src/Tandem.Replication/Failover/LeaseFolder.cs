@@ -1,3 +1,4 @@
+using Tandem.Storage.Native;
 using System.Globalization;
 using System.Security.Cryptography;
 

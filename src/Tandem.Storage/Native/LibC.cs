@@ -35,10 +35,12 @@ internal static partial class LibC
     public const int SEEK_DATA = 3;
     public const int SEEK_HOLE = 4;
 
-    // open(2) flags for opening a directory only to fsync it (asm-generic/fcntl.h).
-    private const int O_RDONLY = 0x0;
-    private const int O_DIRECTORY = 0x10000;
-    private const int O_CLOEXEC = 0x80000;
+    // open(2) flags (asm-generic/fcntl.h). O_DIRECT and O_DIRECTORY are swapped on arm64.
+    internal const int O_RDONLY = 0x0;
+    internal const int O_CLOEXEC = 0x80000;
+    private static readonly bool Arm = RuntimeInformation.ProcessArchitecture == Architecture.Arm64;
+    internal static int O_DIRECT => Arm ? 0x10000 : 0x4000;
+    internal static int O_DIRECTORY => Arm ? 0x4000 : 0x10000;
 
     // statx(2): stat the descriptor itself (empty path) and ask for st_blocks only.
     private const int AT_EMPTY_PATH = 0x1000;
@@ -66,15 +68,15 @@ internal static partial class LibC
 
     /// <summary>fsync(2) on a directory: .NET cannot open a directory as a file handle.</summary>
     [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
-    private static partial int FSync(int fd);
+    internal static partial int FSync(int fd);
 
     /// <summary>open(2) with O_DIRECTORY: File.OpenHandle refuses directories.</summary>
     [LibraryImport(Library, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
+    internal static partial int Open(string path, int flags);
 
     /// <summary>close(2) for the directory descriptor opened above.</summary>
     [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
+    internal static partial int Close(int fd);
 
     /// <summary>lseek(2) with SEEK_DATA/SEEK_HOLE: .NET exposes no way to find holes in a sparse file.</summary>
     [LibraryImport(Library, EntryPoint = "lseek", SetLastError = true)]
