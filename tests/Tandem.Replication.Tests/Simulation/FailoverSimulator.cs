@@ -957,7 +957,8 @@ internal sealed class FailoverSimulator
         }
         else if (node.LocalState == ReplicaState.Synchronized && theirs.State != ReplicaState.Synchronized)
         {
-            if (!node.Serving && !node.Peers.Any(p => p.Announced is { } a && a.State == ReplicaState.Synchronized && a.Generation != node.Generation))
+            if (!node.Serving && (!_options.ProposedFixes || MayServeAsSource(node)) &&
+                !node.Peers.Any(p => p.Announced is { } a && a.State == ReplicaState.Synchronized && a.Generation != node.Generation))
             {
                 node.Serving = true;
                 changed = true;
@@ -1004,6 +1005,11 @@ internal sealed class FailoverSimulator
         await loss;
         return lost.RecordedState != ReplicaState.Synchronized;
     }
+
+    /// <summary>Proposed fix (flaw G): under node majority a node serves as a stale partner's source only with a majority (or the witness's vote).</summary>
+    private bool MayServeAsSource(Node node) =>
+        _options.Strategy == FailoverStrategy.Heartbeat ||
+        FailoverRules.HasMajority(1 + node.Peers.Count(p => p.Epoch != 0 && p.ReceivesWrites), VoteCount) || HoldsVote(node);
 
     private static Peer? LostByStepFrom(Node node, string theirs, int announcerId) =>
         node.Peers.FirstOrDefault(o => o.Id != announcerId && Generation.AfterLosing(node.Generation, o.Id) == theirs);
@@ -1095,7 +1101,7 @@ internal sealed class FailoverSimulator
         {
             task = peer.LossRecorded = decided
                 ? Task.FromResult(ContinueWithout(node, peer))
-                : Spawn(node, () => DecideOnLossAsync(node, peer));
+                : DecideOnLoss(node, peer);
             changed = true;
         }
         else
@@ -1204,11 +1210,17 @@ internal sealed class FailoverSimulator
 
     private static bool Outranks(Node node, Peer peer) => FailoverStrategyText.Outranks(node.Member, peer.Member);
 
-    private async Task DecideOnLossAsync(Node node, Peer lost)
+    /// <summary>A node that may lose stops serving from now (synchronously, as the real DecideOnLossAsync); the decision runs as its own task.</summary>
+    private Task DecideOnLoss(Node node, Peer lost)
     {
         bool mayLose = _options.Strategy == FailoverStrategy.NodeMajority || !Outranks(node, lost) || node.Peers.Count > 1;
         if (mayLose)
             node.Deciding++;
+        return Spawn(node, () => DecideOnLossAsync(node, lost, mayLose));
+    }
+
+    private async Task DecideOnLossAsync(Node node, Peer lost, bool mayLose)
+    {
         Trace($"node {node.Id} decides about node {lost.Id}");
         var (outcome, reason) = await DecideAsync(node, lost);
         Trace($"node {node.Id} about node {lost.Id}: {outcome} ({reason}); node {lost.Id} is in fact {_nodes[lost.Id].LocalState.ToText()}{(_nodes[lost.Id].Alive ? "" : ", dead")}");
