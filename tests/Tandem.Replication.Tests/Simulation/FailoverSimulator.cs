@@ -31,7 +31,7 @@ internal sealed class FailoverSimulator
     private enum Kind : byte
     {
         Hello, HelloAck, Close, Heartbeat, Status, Write, ReachQuery, SyncBegin, SyncEnd, Reply,
-        Probe, Fence, VoteRequest, VoteRelease,
+        Probe, Fence, VoteRequest, VoteRelease, WritesTo,
     }
 
     private const int WitnessId = 0;
@@ -79,6 +79,7 @@ internal sealed class FailoverSimulator
         public bool SyncCancelled;          // peer.SyncCancellation cancelled (its loss was recorded)
         public TaskCompletionSource<bool>? Handshake;
         public bool Dirty;                  // its bitmap has marks
+        public readonly bool[] SkipsNode = new bool[4]; // by node id: it told us its writes do not reach that node (WritesToMessage)
     }
 
     private sealed class Node(int id, ReplicaNodeHeader member, double rate)
@@ -543,15 +544,13 @@ internal sealed class FailoverSimulator
                     return;
                 Attach(node, peer, m.Epoch);
                 Send(new Message(Kind.HelloAck, node.Id, peer.Id, Channel.Sync) { Epoch = m.Epoch });
-                SendStatus(node, peer);
-                BroadcastReachIfThreeWay(node);
+                AnnounceOnLinkUp(node, peer);
                 return;
             case Kind.HelloAck:
                 if (peer.Epoch != 0 || m.Epoch != peer.DialingEpoch)
                     return;
                 Attach(node, peer, m.Epoch);
-                SendStatus(node, peer);
-                BroadcastReachIfThreeWay(node);
+                AnnounceOnLinkUp(node, peer);
                 var handshake = peer.Handshake;
                 At(_now, () => handshake?.TrySetResult(true));
                 return;
@@ -569,12 +568,17 @@ internal sealed class FailoverSimulator
             case Kind.Status:
                 OnPeerStatus(node, peer, m.Status!);
                 break;
+            case Kind.WritesTo:
+                if (m.Value != peer.Id)
+                    peer.SkipsNode[m.Value] = !m.Ok; // OnWritesTo
+                Answer(m, ok: true);
+                break;
             case Kind.Write:
                 node.Data.Add(m.Value);
                 foreach (var other in node.Peers)
                 {
-                    if (other != peer && !other.ReceivesWrites)
-                        other.Dirty = true; // MarkForPartnersWithoutWrites
+                    if (other != peer && (!other.ReceivesWrites || peer.SkipsNode[other.Id]))
+                        other.Dirty = true; // MarkForAbsentPartners
                 }
                 if (node.LocalState == ReplicaState.Synchronizing && node.SyncSource != peer.Id)
                     node.FromOthersDuringSync.Add(m.Value);
@@ -619,6 +623,7 @@ internal sealed class FailoverSimulator
         peer.LastReceived = _now;
         if (old != 0)
             FailPending(node, peer, old); // replaced by a new link: the old one's requests fail, no loss recorded here
+        Array.Clear(peer.SkipsNode); // what it said on an earlier link no longer holds; it says again
         Trace($"node {node.Id}: link to node {peer.Id} up");
         _ = Spawn(node, () => LinkTicksAsync(node, peer, epoch));
     }
@@ -659,6 +664,41 @@ internal sealed class FailoverSimulator
             peer.DialingEpoch = 0;
             await Delay(node, _options.Timings.ReconnectDelay);
         }
+    }
+
+    /// <summary>A new link is up: in three-way, which partners our writes reach (in order with them), then our status.</summary>
+    private void AnnounceOnLinkUp(Node node, Peer peer)
+    {
+        if (node.Peers.Count > 1)
+        {
+            foreach (var other in node.Peers)
+            {
+                if (other != peer)
+                    TellWritesTo(node, peer, other.Id, other.ReceivesWrites);
+            }
+        }
+        SendStatus(node, peer);
+        BroadcastReachIfThreeWay(node);
+    }
+
+    private void TellWritesTo(Node node, Peer to, int nodeId, bool sending) =>
+        Send(new Message(Kind.WritesTo, node.Id, to.Id, Channel.Sync) { Epoch = to.Epoch, RequestId = ++_ids, Value = nodeId, Ok = sending });
+
+    /// <summary>
+    /// SetReceivesWrites: starts or stops sending writes to a partner and, three-way, tells the other
+    /// partners in the same step (in order with our writes). Whether it changed.
+    /// </summary>
+    private bool SetReceivesWrites(Node node, Peer peer, bool value)
+    {
+        if (peer.ReceivesWrites == value)
+            return false;
+        peer.ReceivesWrites = value;
+        foreach (var other in node.Peers)
+        {
+            if (other != peer && other.Epoch != 0)
+                TellWritesTo(node, other, peer.Id, value);
+        }
+        return true;
     }
 
     private void FailLink(Node node, Peer peer, string reason)
@@ -846,6 +886,7 @@ internal sealed class FailoverSimulator
         bool startSync = false, changed = false;
         Peer? adopt = null;
         bool adoptKeepingWrites = false;
+        bool serveOnceBegun = false;
         peer.Announced = theirs;
         if (peer.LossRecorded is { IsCompleted: false })
             return; // the strategy is deciding about this partner; it looks at this status when done
@@ -859,14 +900,14 @@ internal sealed class FailoverSimulator
         {
             if (sameGeneration && anySuspects)
             {
-                if (node.Id < peer.Id)
+                // The one that serves copies (its acknowledged writes win); when neither or both
+                // serve, the lower id. A copier that does not serve starts only once the other
+                // receives its writes (RunSyncAsync).
+                bool weCopy = node.Serving != theirs.Serving ? node.Serving : node.Id < peer.Id;
+                if (weCopy)
                 {
-                    if (!node.Serving)
-                    {
-                        node.Serving = true;
-                        changed = true;
-                    }
                     startSync = true;
+                    serveOnceBegun = !node.Serving;
                 }
             }
             else if (sameGeneration)
@@ -882,12 +923,12 @@ internal sealed class FailoverSimulator
             }
             else if (LostByStepFrom(node, theirs.Generation, peer.Id) is { } other)
             {
-                if (other.RecordedState == ReplicaState.Synchronized &&
-                    (other.Epoch == 0 || Elapsed(node, other.LastReceived) > _options.Timings.HeartbeatInterval * 4))
+                bool canAdopt = node.Serving && other.RecordedState == ReplicaState.Synchronized && other.LossRecorded is not { IsCompleted: false };
+                if (canAdopt && (other.Epoch == 0 || Elapsed(node, other.LastReceived) > _options.Timings.HeartbeatInterval * 4))
                 {
                     adopt = other;
                 }
-                else if (other.RecordedState == ReplicaState.Synchronized && other.Announced is { Serving: false, State: ReplicaState.NotSynchronized })
+                else if (canAdopt && other.ReceivesWrites && other.Announced is { Serving: false, State: ReplicaState.NotSynchronized })
                 {
                     adopt = other; // a partial partition already resolved: record the same loss, keep sending it writes
                     adoptKeepingWrites = true;
@@ -916,7 +957,8 @@ internal sealed class FailoverSimulator
         }
         else if (node.LocalState == ReplicaState.Synchronized && theirs.State != ReplicaState.Synchronized)
         {
-            if (!node.Serving && !node.Peers.Any(p => p.Announced is { } a && a.State == ReplicaState.Synchronized && a.Generation != node.Generation))
+            if (!node.Serving && (!_options.ProposedFixes || MayServeAsSource(node)) &&
+                !node.Peers.Any(p => p.Announced is { } a && a.State == ReplicaState.Synchronized && a.Generation != node.Generation))
             {
                 node.Serving = true;
                 changed = true;
@@ -927,24 +969,26 @@ internal sealed class FailoverSimulator
         }
         if (adopt is not null)
         {
-            Task recorded;
+            Task<bool> recorded;
             if (adoptKeepingWrites)
             {
                 Trace($"node {node.Id}: node {peer.Id} lost node {adopt.Id}, which stopped serving: recording the same loss, still sending it writes");
-                recorded = ContinueWithout(node, adopt, keepSending: true);
+                recorded = Task.FromResult(ContinueWithout(node, adopt, keepSending: true));
             }
             else
             {
                 Trace($"node {node.Id}: node {peer.Id} lost node {adopt.Id}, silent here too: recording its loss as well");
-                // The link's Fail runs OnLinkDown at once, whose RecordLossAsync (not decided) is the one that counts.
+                // Recorded (decided) before the link is failed, so that its going down finds the loss in hand.
+                var loss = RecordLoss(node, adopt, decided: true);
                 FailLink(node, adopt, $"node {peer.Id} lost it, silent here too");
-                recorded = RecordLoss(node, adopt, decided: true);
+                recorded = AfterLoss(loss, adopt);
             }
+            // Looked at again once recorded, only when something changed (else the same status adopts again and again).
             int incarnation = node.Incarnation;
             _ = Spawn(node, async () =>
             {
-                await recorded;
-                if (node.Incarnation == incarnation && peer.Announced is { } latest)
+                bool moved = await recorded;
+                if (moved && node.Incarnation == incarnation && peer.Announced is { } latest)
                     OnPeerStatus(node, peer, latest);
             });
             return;
@@ -952,17 +996,27 @@ internal sealed class FailoverSimulator
         if (changed)
             BroadcastStatus(node);
         // A node waiting for a majority copies nothing yet: once it serves it looks again (ReconsiderPartners).
-        if (startSync && node.Serving)
-            StartSync(node, peer);
+        if (startSync && (node.Serving || serveOnceBegun))
+            StartSync(node, peer, serveOnceBegun);
     }
+
+    private static async Task<bool> AfterLoss(Task loss, Peer lost)
+    {
+        await loss;
+        return lost.RecordedState != ReplicaState.Synchronized;
+    }
+
+    /// <summary>Proposed fix (flaw G): under node majority a node serves as a stale partner's source only with a majority (or the witness's vote).</summary>
+    private bool MayServeAsSource(Node node) =>
+        _options.Strategy == FailoverStrategy.Heartbeat ||
+        FailoverRules.HasMajority(1 + node.Peers.Count(p => p.Epoch != 0 && p.ReceivesWrites), VoteCount) || HoldsVote(node);
 
     private static Peer? LostByStepFrom(Node node, string theirs, int announcerId) =>
         node.Peers.FirstOrDefault(o => o.Id != announcerId && Generation.AfterLosing(node.Generation, o.Id) == theirs);
 
     private bool PairSynchronized(Node node, Peer peer)
     {
-        bool changed = !peer.ReceivesWrites;
-        peer.ReceivesWrites = true;
+        bool changed = SetReceivesWrites(node, peer, true);
         peer.SplitBrain = false;
         if (!node.Serving && StartsServingWith(node, peer))
         {
@@ -974,7 +1028,7 @@ internal sealed class FailoverSimulator
             foreach (var absent in AbsentPartners(node, peer))
             {
                 Trace($"node {node.Id}: node {absent.Id} has not come back; serving without it");
-                _ = RecordLoss(node, absent, decided: true);
+                _ = RecordLoss(node, absent); // the strategy decides (it may still serve, through another)
             }
         }
         if (node.YieldedTo == peer.Id)
@@ -1019,7 +1073,7 @@ internal sealed class FailoverSimulator
         node.Serving = false;
         node.LocalState = ReplicaState.NotSynchronized;
         foreach (var peer in node.Peers)
-            peer.ReceivesWrites = false;
+            SetReceivesWrites(node, peer, false);
         BroadcastStatus(node);
     }
 
@@ -1035,8 +1089,7 @@ internal sealed class FailoverSimulator
     /// <param name="decided">The loss was decided elsewhere: go on without deciding.</param>
     private Task RecordLoss(Node node, Peer peer, bool decided = false)
     {
-        bool changed = peer.ReceivesWrites;
-        peer.ReceivesWrites = false;
+        bool changed = SetReceivesWrites(node, peer, false);
         if (peer.SyncEpoch != 0)
             peer.SyncCancelled = true;
         Task task;
@@ -1047,18 +1100,21 @@ internal sealed class FailoverSimulator
         else if (peer.RecordedState == ReplicaState.Synchronized && node.LocalState == ReplicaState.Synchronized && node.Serving)
         {
             task = peer.LossRecorded = decided
-                ? ContinueWithout(node, peer)
-                : Spawn(node, () => DecideOnLossAsync(node, peer));
+                ? Task.FromResult(ContinueWithout(node, peer))
+                : DecideOnLoss(node, peer);
             changed = true;
         }
         else
         {
-            if (peer.RecordedState == ReplicaState.Synchronized)
+            // A synchronized copy that does not serve made no write the partner could miss: it keeps
+            // the partner recorded synchronized.
+            if (peer.RecordedState == ReplicaState.Synchronized && node.LocalState != ReplicaState.Synchronized)
             {
                 peer.RecordedState = ReplicaState.NotSynchronized;
+                peer.LossRecorded = Task.CompletedTask;
                 changed = true;
             }
-            task = peer.LossRecorded = Task.CompletedTask;
+            task = peer.LossRecorded ?? Task.CompletedTask;
         }
         if (changed)
             BroadcastStatus(node);
@@ -1067,27 +1123,32 @@ internal sealed class FailoverSimulator
 
     // ---------------------------------------------------------------- resync (instantaneous copy)
 
-    private void StartSync(Node node, Peer peer)
+    /// <param name="serveOnceBegun">This node holds the copy to keep but does not serve yet: it serves once the partner receives its writes.</param>
+    private void StartSync(Node node, Peer peer, bool serveOnceBegun = false)
     {
         if (peer.SyncEpoch != 0)
             return;
-        if (peer.Epoch == 0 || !node.Serving)
+        if (peer.Epoch == 0 || (!node.Serving && !(serveOnceBegun && node.LocalState == ReplicaState.Synchronized)))
             return; // the real StartSync throws; every caller checks both first
         long epoch = peer.SyncEpoch = peer.Epoch; // the link checked here, not the one up when the task runs
         peer.SyncCancelled = false;
-        _ = Spawn(node, () => RunSyncAsync(node, peer, epoch));
+        _ = Spawn(node, () => RunSyncAsync(node, peer, epoch, serveOnceBegun));
     }
 
     /// <summary>RunSyncAsync: the copy itself takes no time; sync-begin and sync-end are real round trips.</summary>
-    private async Task RunSyncAsync(Node node, Peer peer, long epoch)
+    private async Task RunSyncAsync(Node node, Peer peer, long epoch, bool serveOnceBegun)
     {
         var begin = await Ask(node, new Message(Kind.SyncBegin, node.Id, peer.Id, Channel.Sync) { Epoch = epoch }, null);
         if (begin is not { Ok: true })
             Trace($"node {node.Id}: node {peer.Id} {(begin is null ? "is lost before it answers sync-begin" : "refuses to be synchronized")}");
         if (begin is { Ok: true })
         {
-            peer.ReceivesWrites = true;
-            if (!peer.SyncCancelled)
+            SetReceivesWrites(node, peer, true);
+            if (serveOnceBegun)
+                StartServingAsSource(node, peer);
+            if (!peer.SyncCancelled && !node.Serving)
+                Trace($"node {node.Id}: stopped serving during the resync of node {peer.Id}; no sync-end");
+            if (!peer.SyncCancelled && node.Serving)
             {
                 Resyncs++;
                 Trace($"node {node.Id} resynchronizes node {peer.Id}");
@@ -1115,7 +1176,18 @@ internal sealed class FailoverSimulator
         }
         peer.SyncEpoch = 0;
         if (peer.RecordedState != ReplicaState.Synchronized)
-            peer.ReceivesWrites = false;
+            SetReceivesWrites(node, peer, false);
+        BroadcastStatus(node);
+    }
+
+    /// <summary>The partner now receives our writes: a copier waiting for that may serve.</summary>
+    private void StartServingAsSource(Node node, Peer peer)
+    {
+        if (node.Serving || node.LocalState != ReplicaState.Synchronized || !StartsServingWith(node, peer))
+            return;
+        node.Serving = true;
+        node.SuspendedBecause = null;
+        Trace($"node {node.Id} serves while it resynchronizes node {peer.Id}");
         BroadcastStatus(node);
     }
 
@@ -1138,18 +1210,24 @@ internal sealed class FailoverSimulator
 
     private static bool Outranks(Node node, Peer peer) => FailoverStrategyText.Outranks(node.Member, peer.Member);
 
-    private async Task DecideOnLossAsync(Node node, Peer lost)
+    /// <summary>A node that may lose stops serving from now (synchronously, as the real DecideOnLossAsync); the decision runs as its own task.</summary>
+    private Task DecideOnLoss(Node node, Peer lost)
     {
         bool mayLose = _options.Strategy == FailoverStrategy.NodeMajority || !Outranks(node, lost) || node.Peers.Count > 1;
         if (mayLose)
             node.Deciding++;
+        return Spawn(node, () => DecideOnLossAsync(node, lost, mayLose));
+    }
+
+    private async Task DecideOnLossAsync(Node node, Peer lost, bool mayLose)
+    {
         Trace($"node {node.Id} decides about node {lost.Id}");
         var (outcome, reason) = await DecideAsync(node, lost);
         Trace($"node {node.Id} about node {lost.Id}: {outcome} ({reason}); node {lost.Id} is in fact {_nodes[lost.Id].LocalState.ToText()}{(_nodes[lost.Id].Alive ? "" : ", dead")}");
         switch (outcome)
         {
             case LossOutcome.Continue:
-                await ContinueWithout(node, lost);
+                ContinueWithout(node, lost);
                 break;
             case LossOutcome.Yield:
                 YieldTo(node, lost);
@@ -1174,19 +1252,34 @@ internal sealed class FailoverSimulator
             if (!reaches || !serving)
                 continue;
             if (FailoverRules.Contested(Outranks(node, lost)) == LossOutcome.Yield)
+            {
+                // Only to a node the third one still hears a whole link timeout later (a dead winner is not yielded to).
+                if (!await StillReachedAsync(node, other, lost.Id))
+                    continue;
                 return (LossOutcome.Yield, $"node {lost.Id} outranks; node {other.Id} reaches both");
-            await ConfirmStoppedAsync(node, lost);
+            }
+            if (!await ConfirmStoppedAsync(node, lost))
+                return WentOnWithoutUs(lost);
             return (LossOutcome.Continue, $"outranks node {lost.Id}; node {other.Id} reaches both");
         }
         if (_options.Strategy == FailoverStrategy.Heartbeat)
         {
-            bool answers = await HeartbeatRequestAsync(node, lost, Kind.Probe);
+            var heard = await ProbeAsync(node, lost);
+            // A partner that answers but holds no current copy serves nothing: never yielded to.
+            if (heard == PartnerAnswer.Behind)
+                return (LossOutcome.Continue, "the partner answers its heartbeat but is not synchronized");
+            bool answers = heard == PartnerAnswer.Current;
             if (FailoverRules.Heartbeat(answers, Outranks(node, lost)) == LossOutcome.Yield)
                 return (LossOutcome.Yield, "heartbeat answers and the partner outranks");
             if (answers)
             {
-                if (!await HeartbeatRequestAsync(node, lost, Kind.Fence))
-                    await ConfirmStoppedAsync(node, lost);
+                switch (await FenceAsync(node, lost))
+                {
+                    case FenceAnswer.WentOn:
+                        return WentOnWithoutUs(lost);
+                    case FenceAnswer.NoAnswer when !await ConfirmStoppedAsync(node, lost):
+                        return WentOnWithoutUs(lost);
+                }
                 return (LossOutcome.Continue, "heartbeat answers and this node outranks");
             }
             HeartbeatTotalCut = true;
@@ -1200,7 +1293,8 @@ internal sealed class FailoverSimulator
         switch (rule)
         {
             case LossOutcome.Continue:
-                await ConfirmStoppedAsync(node, lost);
+                if (!await ConfirmStoppedAsync(node, lost))
+                    return WentOnWithoutUs(lost);
                 return (LossOutcome.Continue, $"keeps {votes} of {total} votes");
             case LossOutcome.Suspend:
                 return (LossOutcome.Suspend, $"reaches {votes} of {total} votes");
@@ -1208,18 +1302,31 @@ internal sealed class FailoverSimulator
         var answer = await AskWitnessAsync(node, node.Generation, Generation.AfterLosing(node.Generation, lost.Id));
         if (FailoverRules.AfterWitness(answer.Verdict) == LossOutcome.Suspend)
             return (LossOutcome.Suspend, $"the witness does not vote for it ({answer.Verdict})");
-        await ConfirmStoppedAsync(node, lost);
+        if (!await ConfirmStoppedAsync(node, lost))
+            return WentOnWithoutUs(lost);
         return (LossOutcome.Continue, "the witness votes for it");
     }
 
+    private static (LossOutcome, string) WentOnWithoutUs(Peer lost) => (LossOutcome.Yield, $"node {lost.Id} already went on without this node (it refused the fence)");
+
+    private enum PartnerAnswer { None, Current, Behind }
+
+    private enum FenceAnswer { Stopped, WentOn, NoAnswer }
+
     private int VoteCount => _options.NodeCount + (_options.Witness ? 1 : 0);
 
-    private async Task ConfirmStoppedAsync(Node node, Peer lost)
+    /// <returns>False when the partner answered the fence that it already went on without us.</returns>
+    private async Task<bool> ConfirmStoppedAsync(Node node, Peer lost)
     {
         if (_options.SkipConfirmationWait)
-            return;
-        if (await HeartbeatRequestAsync(node, lost, Kind.Fence))
-            return;
+            return true;
+        switch (await FenceAsync(node, lost))
+        {
+            case FenceAnswer.Stopped:
+                return true;
+            case FenceAnswer.WentOn:
+                return false;
+        }
         var wait = FailoverTimings.PartnerSurelyBlocked(_options.Timings);
         long since = lost.LinkDownAt < 0 ? _now : lost.LinkDownAt;
         while (Elapsed(node, since) < wait)
@@ -1230,13 +1337,31 @@ internal sealed class FailoverSimulator
                     continue;
                 var (reaches, serving) = await ReachQueryAsync(node, other, lost.Id);
                 if (reaches && !serving)
-                    return;
+                    return true;
                 if (reaches)
                     since = _now;
             }
             await Delay(node, _options.Timings.HeartbeatInterval);
         }
         Trace($"node {node.Id}: node {lost.Id} has surely stopped");
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="other"/> still hears <paramref name="nodeId"/> serving for one link timeout and a heartbeat.</summary>
+    private async Task<bool> StillReachedAsync(Node node, Peer other, int nodeId)
+    {
+        var window = FailoverTimings.PartnerSurelyBlocked(_options.Timings);
+        long start = _now;
+        while (Elapsed(node, start) < window)
+        {
+            await Delay(node, _options.Timings.HeartbeatInterval);
+            if (other.Epoch == 0)
+                return false;
+            var (reaches, serving) = await ReachQueryAsync(node, other, nodeId);
+            if (!reaches || !serving)
+                return false;
+        }
+        return true;
     }
 
     private async Task<(bool Reaches, bool Serving)> ReachQueryAsync(Node node, Peer other, int nodeId)
@@ -1256,30 +1381,50 @@ internal sealed class FailoverSimulator
         return 1 | (peer.Announced is { Serving: true } && peer.ReceivesWrites ? 2 : 0);
     }
 
-    /// <summary>A probe or a fence over the heartbeat channel: true when answered OK within the probe timeout.</summary>
-    private async Task<bool> HeartbeatRequestAsync(Node node, Peer peer, Kind kind)
+    /// <summary>A probe over the heartbeat channel, answered within the probe timeout with whether the copy is synchronized.</summary>
+    private async Task<PartnerAnswer> ProbeAsync(Node node, Peer peer)
     {
-        var reply = await Ask(node, new Message(kind, node.Id, peer.Id, Channel.Heartbeat), FailoverTimings.ProbeTimeout(_options.Timings));
-        return reply is { Ok: true };
+        var reply = await Ask(node, new Message(Kind.Probe, node.Id, peer.Id, Channel.Heartbeat), FailoverTimings.ProbeTimeout(_options.Timings));
+        return reply is not { Ok: true } ok ? PartnerAnswer.None : ok.Value == 1 ? PartnerAnswer.Current : PartnerAnswer.Behind;
+    }
+
+    /// <summary>A fence over the heartbeat channel, carrying our generation: OK (stopped), NotReady (it went on without us) or no answer.</summary>
+    private async Task<FenceAnswer> FenceAsync(Node node, Peer peer)
+    {
+        var reply = await Ask(node, new Message(Kind.Fence, node.Id, peer.Id, Channel.Heartbeat) { Status = OwnStatus(node) },
+            FailoverTimings.ProbeTimeout(_options.Timings));
+        return reply switch
+        {
+            { Ok: true } => FenceAnswer.Stopped,
+            { Ok: false } => FenceAnswer.WentOn, // NotReady
+            _ => FenceAnswer.NoAnswer,
+        };
     }
 
     private void HandleHeartbeatChannel(Node node, Message m)
     {
         if (m.Kind == Kind.Probe)
         {
-            Answer(m, ok: true);
+            Answer(m, ok: true, value: node.LocalState == ReplicaState.Synchronized ? 1 : 0);
             return;
         }
         if (m.Kind != Kind.Fence)
             return;
+        if (node.History.Contains(m.Status!.Generation))
+        {
+            Trace($"node {node.Id} refuses the fence of node {m.From}: it went on without it");
+            Answer(m, ok: false);
+            return;
+        }
         Trace($"node {node.Id} fenced by node {m.From}");
         YieldTo(node, node.PeerOf(m.From));
-        Answer(m, ok: !node.Serving);
+        Answer(m, ok: !(node.Serving && node.Deciding == 0)); // NotReady while IsServing
     }
 
     /// <summary>Goes on without the partner: a new generation (persisting takes no time here, so the task is done at once).</summary>
     /// <param name="keepSending">It stopped serving for the node that lost it (a resolved partial partition): keep sending it writes.</param>
-    private Task ContinueWithout(Node node, Peer lost, bool keepSending = false)
+    /// <returns>Whether it went on (moved to the new generation).</returns>
+    private bool ContinueWithout(Node node, Peer lost, bool keepSending = false)
     {
         if (lost.RecordedState == ReplicaState.Synchronized && lost.ReceivesWrites == keepSending && node.LocalState == ReplicaState.Synchronized && node.Serving)
         {
@@ -1288,8 +1433,9 @@ internal sealed class FailoverSimulator
             node.Generation = Generation.AfterLosing(node.Generation, lost.Id);
             Trace($"node {node.Id} continues without node {lost.Id} (generation {node.Generation})");
             BroadcastStatus(node);
+            return true;
         }
-        return Task.CompletedTask;
+        return false;
     }
 
     private void YieldTo(Node node, Peer winner)
@@ -1446,7 +1592,7 @@ internal sealed class FailoverSimulator
             return;
         foreach (var peer in away)
         {
-            peer.ReceivesWrites = false;
+            SetReceivesWrites(node, peer, false);
             peer.RecordedState = ReplicaState.NotSynchronized;
         }
         GoOnAlone(node, next, "the witness votes for it");
