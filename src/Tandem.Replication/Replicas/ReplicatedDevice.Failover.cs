@@ -198,6 +198,13 @@ public sealed partial class ReplicatedDevice
         long since = lost.LinkDownTicks == 0 ? Stopwatch.GetTimestamp() : lost.LinkDownTicks;
         while (!_stopping.IsCancellationRequested && Stopwatch.GetElapsedTime(since) < wait)
         {
+            if (lost.Link is { IsUp: true } back)
+            {
+                // It came back while we waited (links are refused meanwhile; this one slipped in):
+                // drop it, and the wait starts again from now.
+                back.Fail(new IOException("The failover strategy is still deciding about this partner."));
+                since = Stopwatch.GetTimestamp();
+            }
             foreach (var other in _peers)
             {
                 if (other == lost || other.Link is not { IsUp: true } link)

@@ -143,6 +143,14 @@ public sealed partial class ReplicatedDevice
         ReplicationLink? old;
         lock (_stateLock)
         {
+            if (peer.LossRecorded is { IsCompleted: false })
+            {
+                // The strategy is deciding about this partner (we may be waiting until it has
+                // surely stopped): it must not come back in the middle. It redials once decided.
+                peer.LinkDownTicks = System.Diagnostics.Stopwatch.GetTimestamp();
+                stream.Dispose();
+                throw new IOException($"Replica {peer.Id} is being decided about by the failover strategy; its link is refused for now.");
+            }
             old = peer.Link;
             peer.Link = link;
         }

@@ -254,11 +254,16 @@ public sealed partial class ReplicatedDevice
             else if (LocalState == ReplicaState.Synchronized && theirState != ReplicaState.Synchronized)
             {
                 // They are stale: we are the source. Our copy is current unless another partner
-                // proves otherwise, so we may serve.
-                if (!_serving && !_peers.Any(p => p.Announced is { } a && ReplicaStateText.Parse(a.State) == ReplicaState.Synchronized && a.Generation != header.Generation))
+                // proves otherwise, so we may serve, under node majority only with a majority (a
+                // stale partner that does not receive our writes is no vote; otherwise the quorum
+                // monitor decides, and looks at this partner again once it serves).
+                bool mayServe = _strategy == FailoverStrategy.Heartbeat || HoldsWitnessVote ||
+                    FailoverRules.HasMajority(1 + _peers.Count(p => p.Link is { IsUp: true } && p.ReceivesWrites), VoteCount);
+                if (!_serving && mayServe && !_peers.Any(p => p.Announced is { } a && ReplicaStateText.Parse(a.State) == ReplicaState.Synchronized && a.Generation != header.Generation))
                 {
                     _serving = true;
                     changed = true;
+                    Unsuspend($"replica {peer.Id} is behind and this node holds a majority");
                 }
                 if (_serving && theirState == ReplicaState.NotSynchronized)
                     (startSync, full) = (true, peer.BitmapGeneration != theirs.Generation);
@@ -420,6 +425,12 @@ public sealed partial class ReplicatedDevice
     /// </summary>
     private bool StartsServingWith(ReplicaPeer peer)
     {
+        if (_peers.Any(p => p != peer && PairsSoon(p)))
+        {
+            // It pairs with its status; then we serve with both (looked at again shortly, not in a loop).
+            Track(Task.Delay(_options.Timings.HeartbeatInterval, _stopping.Token).ContinueWith(_ => ReconsiderPartners(), TaskScheduler.Default));
+            return false;
+        }
         if (!AbsentPartners(peer).Any())
             return true;
         var left = FailoverTimings.StartupGrace(_options.Timings) - System.Diagnostics.Stopwatch.GetElapsedTime(_started);
@@ -430,7 +441,15 @@ public sealed partial class ReplicatedDevice
     }
 
     private IEnumerable<ReplicaPeer> AbsentPartners(ReplicaPeer except) =>
-        _peers.Where(p => p != except && p.RecordedState == ReplicaState.Synchronized && !p.ReceivesWrites && p.LossRecorded is not { IsCompleted: false }).ToList();
+        _peers.Where(p => p != except && p.RecordedState == ReplicaState.Synchronized && !p.ReceivesWrites && p.LossRecorded is not { IsCompleted: false } && !PairsSoon(p)).ToList();
+
+    /// <summary>
+    /// A partner that is connected and announced itself synchronized at our generation is not
+    /// absent: it pairs as soon as its status is handled (it must not be recorded lost meanwhile).
+    /// </summary>
+    private bool PairsSoon(ReplicaPeer peer) =>
+        !peer.ReceivesWrites && peer.Link is { IsUp: true } && peer.Announced is { } a &&
+        a.Generation == Header.Generation && ReplicaStateText.Parse(a.State) == ReplicaState.Synchronized;
 
     /// <summary>A partner became synchronized with this node (reservation state is handed over then).</summary>
     public event Action? PartnerSynchronized;
@@ -583,6 +602,7 @@ public sealed partial class ReplicatedDevice
         {
             PairSynchronized(source);
         }
+        ReconsiderPartners(); // a third partner at the generation we just adopted pairs now
         _log.LogInformation("{Device}: synchronized from replica {Peer} (generation {Generation})", _options.DeviceName, source.Id, end.Generation);
         RaiseStateChanged();
         BroadcastStatus();
