@@ -196,8 +196,11 @@ public sealed partial class ReplicatedDevice
         }
         var wait = FailoverTimings.PartnerSurelyBlocked(_options.Timings);
         long since = lost.LinkDownTicks == 0 ? Stopwatch.GetTimestamp() : lost.LinkDownTicks;
-        while (!_stopping.IsCancellationRequested && Stopwatch.GetElapsedTime(since) < wait)
+        // At least one round: the other partners are always asked, however old the link's loss.
+        bool asked = false;
+        while (!_stopping.IsCancellationRequested && (!asked || Stopwatch.GetElapsedTime(since) < wait))
         {
+            asked = true;
             if (lost.Link is { IsUp: true } back)
             {
                 // It came back while we waited (links are refused meanwhile; this one slipped in):
@@ -215,7 +218,8 @@ public sealed partial class ReplicatedDevice
                 if (reaches)
                     since = Stopwatch.GetTimestamp(); // it may still count that partner's vote: its timeout starts when that link goes
             }
-            await Task.Delay(_options.Timings.HeartbeatInterval, _stopping.Token).ConfigureAwait(false);
+            if (Stopwatch.GetElapsedTime(since) < wait)
+                await Task.Delay(_options.Timings.HeartbeatInterval, _stopping.Token).ConfigureAwait(false);
         }
         _log.LogInformation("{Device}: replica {Peer} has surely stopped serving ({Seconds:0.0} s after the loss)", _options.DeviceName, lost.Id, watch.Elapsed.TotalSeconds);
         return true;

@@ -258,7 +258,7 @@ public sealed partial class ReplicatedDevice
                 // stale partner that does not receive our writes is no vote; otherwise the quorum
                 // monitor decides, and looks at this partner again once it serves).
                 bool mayServe = _strategy == FailoverStrategy.Heartbeat || HoldsWitnessVote ||
-                    FailoverRules.HasMajority(1 + _peers.Count(p => p.Link is { IsUp: true } && p.ReceivesWrites), VoteCount);
+                    FailoverRules.HasMajority(1 + _peers.Count(p => p.Link is { IsUp: true } && (p.ReceivesWrites || IsBehindUs(p))), VoteCount);
                 if (!_serving && mayServe && !_peers.Any(p => p.Announced is { } a && ReplicaStateText.Parse(a.State) == ReplicaState.Synchronized && a.Generation != header.Generation))
                 {
                     _serving = true;
@@ -433,7 +433,7 @@ public sealed partial class ReplicatedDevice
         }
         if (!AbsentPartners(peer).Any())
             return true;
-        var left = FailoverTimings.StartupGrace(_options.Timings) - System.Diagnostics.Stopwatch.GetElapsedTime(_started);
+        var left = FailoverTimings.StartupGrace(_options.Timings) - System.Diagnostics.Stopwatch.GetElapsedTime(_graceFrom);
         if (left <= TimeSpan.Zero)
             return true;
         Track(Task.Delay(left, _stopping.Token).ContinueWith(_ => ReconsiderPartners(), TaskScheduler.Default));
@@ -442,6 +442,14 @@ public sealed partial class ReplicatedDevice
 
     private IEnumerable<ReplicaPeer> AbsentPartners(ReplicaPeer except) =>
         _peers.Where(p => p != except && p.RecordedState == ReplicaState.Synchronized && !p.ReceivesWrites && p.LossRecorded is not { IsCompleted: false } && !PairsSoon(p)).ToList();
+
+    /// <summary>
+    /// A connected partner that announced a copy left behind and is being synchronized by no one:
+    /// it counts as a vote for the node about to synchronize it (it receives that node's writes
+    /// from the sync's first step), and for no one else (it holds nothing newer).
+    /// </summary>
+    private static bool IsBehindUs(ReplicaPeer peer) =>
+        peer.Announced is { } a && ReplicaStateText.Parse(a.State) == ReplicaState.NotSynchronized && peer.Sync is null;
 
     /// <summary>
     /// A partner that is connected and announced itself synchronized at our generation is not
@@ -594,8 +602,17 @@ public sealed partial class ReplicatedDevice
             LocalState = ReplicaState.Synchronized;
             _syncSource = null;
             _syncFlush = null;
+            _graceFrom = System.Diagnostics.Stopwatch.GetTimestamp(); // a third partner gets the start-up grace to pair again
             source.RecordedState = ReplicaState.Synchronized;
             source.SplitBrain = false;
+            // What we recorded of a third partner belongs to the generation we left. Recorded
+            // synchronized now (the conservative side): if it is missing, its loss goes through
+            // the strategy; if it is behind, the generations say so when it connects.
+            foreach (var other in _peers)
+            {
+                if (other != source)
+                    other.RecordedState = ReplicaState.Synchronized;
+            }
         }
         await PersistAsync().ConfigureAwait(false);
         lock (_stateLock)

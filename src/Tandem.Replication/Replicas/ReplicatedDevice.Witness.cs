@@ -19,7 +19,11 @@ public sealed partial class ReplicatedDevice
     /// <summary>Until when (Stopwatch ticks) this node counts the witness's vote; 0: it does not hold it.</summary>
     private long _voteTrustedUntil;
     private long _nextVoteAttempt;
-    private long _started = Stopwatch.GetTimestamp();
+    /// <summary>
+    /// Start of the grace in which partners may still connect before they count as absent: the
+    /// node's start, and again whenever it was just resynchronized (its partners redial then).
+    /// </summary>
+    private long _graceFrom = Stopwatch.GetTimestamp();
     private volatile string? _witnessAnswer;
 
     /// <summary>The administrator marked this copy synchronized: the next vote request skips the witness's generation check.</summary>
@@ -118,7 +122,7 @@ public sealed partial class ReplicatedDevice
 
     private void StartFailoverMonitor()
     {
-        _started = Stopwatch.GetTimestamp();
+        _graceFrom = Stopwatch.GetTimestamp();
         LogFailoverWarnings();
         if (_strategy == FailoverStrategy.NodeMajority)
             Track(Task.Run(QuorumMonitorLoopAsync));
@@ -191,7 +195,7 @@ public sealed partial class ReplicatedDevice
 
         // Not serving with a current copy: suspended, or just started with its partner away.
         var away = _peers.Where(p => p.RecordedState == ReplicaState.Synchronized && p.Link is not { IsUp: true }).ToList();
-        if (away.Count > 0 && Stopwatch.GetElapsedTime(_started) < FailoverTimings.StartupGrace(_options.Timings))
+        if (away.Count > 0 && Stopwatch.GetElapsedTime(_graceFrom) < FailoverTimings.StartupGrace(_options.Timings))
             return; // give a partner that starts with us the time to connect
         string next = away.Aggregate(header.Generation, (g, p) => Generation.AfterLosing(g, p.Id));
         var answer = await AskWitnessAsync(header.Generation, header.History, next, _forceWitness).ConfigureAwait(false);

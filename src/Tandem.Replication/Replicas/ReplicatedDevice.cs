@@ -297,12 +297,8 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask CompleteAsync(PeerRequests requests, long lba, long blockCount)
     {
-        bool lost = false;
         for (int i = 0; i < requests.Gates; i++)
-        {
             await requests.Gate(i).ConfigureAwait(false);
-            lost = true;
-        }
         for (int i = 0; i < requests.Count; i++)
         {
             var (peer, link, pending) = requests[i];
@@ -317,11 +313,11 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
                 link.Fail(new IOException($"Replica {peer.Id} answered {reply.Status}."));
             }
             await RecordLossAsync(peer, link).ConfigureAwait(false);
-            lost = true;
         }
-        // The failover strategy stopped this node while the write was out: it is not acknowledged
-        // (the initiator retries it through a node that serves).
-        if (lost && !_serving)
+        // The failover strategy stopped this node while the write was out (it lost a partner, or
+        // a partner that outranks it fenced it): it is not acknowledged, since the node that goes
+        // on may not have it (the initiator retries it through a node that serves).
+        if (!_serving)
             throw Unavailable();
     }
 
