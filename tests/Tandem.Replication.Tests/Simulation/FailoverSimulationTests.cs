@@ -247,7 +247,7 @@ public sealed class FailoverSimulationTests(ITestOutputHelper output)
     /// 188131 ms and acknowledges W72 alone (1 of 3 votes). With the proposed fix modelled
     /// (FailoverSimulatorOptions.ProposedFixes) witness seed 20 passes.
     /// </summary>
-    [Fact(Skip = "Real flaw G: under node majority a node with no majority starts serving because a partner is not synchronized (OnPeerStatus, stale-partner branch).")]
+    [Fact]
     public void Real_flaw_g_a_node_waiting_for_a_majority_serves_as_a_stale_partners_source()
     {
         string? failure = FailoverSimulator.RunAndCheck(20, ConfigurationsByName["2 nodes + witness, node majority"], Steps);
@@ -264,10 +264,10 @@ public sealed class FailoverSimulationTests(ITestOutputHelper output)
     /// as it hears node 3's new status. Node 2, which records node 3 not synchronized, serves and
     /// completes writes that do not reach node 3, which serves too: check 1 at step 37.
     /// </summary>
-    [Fact(Skip = "Real flaw H: a three-way sync target counts a linked partner at its new generation as absent, serves, and records that partner's loss.")]
+    [Fact]
     public void Real_flaw_h_a_three_way_sync_target_records_the_loss_of_a_linked_partner_at_its_new_generation()
     {
-        string? failure = FailoverSimulator.RunAndCheck(2, ConfigurationsByName["3 nodes, node majority"] with { ProposedFixes = true }, Steps);
+        string? failure = FailoverSimulator.RunAndCheck(2, ConfigurationsByName["3 nodes, node majority"], Steps);
         Assert.True(failure is null, failure);
     }
 
@@ -282,7 +282,7 @@ public sealed class FailoverSimulationTests(ITestOutputHelper output)
     /// reports "surely stopped"; node 1 goes on at AfterLosing(g, 2) and acknowledges W4 alone while
     /// node 2 still serves: check 1 at 23437 ms (step 15).
     /// </summary>
-    [Fact(Skip = "Real flaw I: a partner that reconnects while the winner waits for it to have surely stopped pairs at the old generation and serves.")]
+    [Fact]
     public void Real_flaw_i_a_partner_that_reconnects_while_the_winner_confirms_it_stopped_pairs_and_serves()
     {
         string? failure = FailoverSimulator.RunAndCheck(172, ConfigurationsByName["2 nodes + witness, node majority"], Steps);
