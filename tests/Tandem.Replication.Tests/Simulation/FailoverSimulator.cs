@@ -542,16 +542,21 @@ internal sealed class FailoverSimulator
                 // An attempt the dialer gave up (or a dialer that died) was reset by its kernel.
                 if (!_nodes[m.From].Alive || _nodes[m.From].PeerOf(node.Id) is not { Epoch: 0 } dialer || dialer.DialingEpoch != m.Epoch)
                     return;
-                Attach(node, peer, m.Epoch);
-                Send(new Message(Kind.HelloAck, node.Id, peer.Id, Channel.Sync) { Epoch = m.Epoch });
+                Send(new Message(Kind.HelloAck, node.Id, peer.Id, Channel.Sync) { Epoch = m.Epoch }); // the handshake answers before Attach
+                if (!Attach(node, peer, m.Epoch))
+                    return;
                 AnnounceOnLinkUp(node, peer);
                 return;
             case Kind.HelloAck:
                 if (peer.Epoch != 0 || m.Epoch != peer.DialingEpoch)
                     return;
-                Attach(node, peer, m.Epoch);
-                AnnounceOnLinkUp(node, peer);
                 var handshake = peer.Handshake;
+                if (!Attach(node, peer, m.Epoch))
+                {
+                    At(_now, () => handshake?.TrySetResult(false)); // the dial fails: the reconnect delay, then again
+                    return;
+                }
+                AnnounceOnLinkUp(node, peer);
                 At(_now, () => handshake?.TrySetResult(true));
                 return;
         }
@@ -616,8 +621,16 @@ internal sealed class FailoverSimulator
         }
     }
 
-    private void Attach(Node node, Peer peer, long epoch)
+    /// <returns>False when refused: the strategy is deciding about this partner (its stream is closed; it redials).</returns>
+    private bool Attach(Node node, Peer peer, long epoch)
     {
+        if (peer.LossRecorded is { IsCompleted: false })
+        {
+            peer.LinkDownAt = _now;
+            Send(new Message(Kind.Close, node.Id, peer.Id, Channel.Sync) { Epoch = epoch });
+            Trace($"node {node.Id}: link to node {peer.Id} refused (deciding about it)");
+            return false;
+        }
         long old = peer.Epoch;
         peer.Epoch = epoch;
         peer.LastReceived = _now;
@@ -626,6 +639,7 @@ internal sealed class FailoverSimulator
         Array.Clear(peer.SkipsNode); // what it said on an earlier link no longer holds; it says again
         Trace($"node {node.Id}: link to node {peer.Id} up");
         _ = Spawn(node, () => LinkTicksAsync(node, peer, epoch));
+        return true;
     }
 
     private async Task LinkTicksAsync(Node node, Peer peer, long epoch)
@@ -957,11 +971,13 @@ internal sealed class FailoverSimulator
         }
         else if (node.LocalState == ReplicaState.Synchronized && theirs.State != ReplicaState.Synchronized)
         {
-            if (!node.Serving && (!_options.ProposedFixes || MayServeAsSource(node)) &&
+            // Under node majority only with a majority (flaw G): a stale partner that does not receive our writes is no vote.
+            if (!node.Serving && MayServeAsSource(node) &&
                 !node.Peers.Any(p => p.Announced is { } a && a.State == ReplicaState.Synchronized && a.Generation != node.Generation))
             {
                 node.Serving = true;
                 changed = true;
+                node.SuspendedBecause = null;
                 Trace($"node {node.Id} serves (node {peer.Id} is {theirs.State.ToText()})");
             }
             if (node.Serving && theirs.State == ReplicaState.NotSynchronized)
@@ -1006,7 +1022,7 @@ internal sealed class FailoverSimulator
         return lost.RecordedState != ReplicaState.Synchronized;
     }
 
-    /// <summary>Proposed fix (flaw G): under node majority a node serves as a stale partner's source only with a majority (or the witness's vote).</summary>
+    /// <summary>Under node majority a node serves as a stale partner's source only with a majority (or the witness's vote).</summary>
     private bool MayServeAsSource(Node node) =>
         _options.Strategy == FailoverStrategy.Heartbeat ||
         FailoverRules.HasMajority(1 + node.Peers.Count(p => p.Epoch != 0 && p.ReceivesWrites), VoteCount) || HoldsVote(node);
@@ -1038,9 +1054,19 @@ internal sealed class FailoverSimulator
         return changed;
     }
 
-    /// <summary>Three-way: not while another partner recorded synchronized has not paired, for the start-up grace.</summary>
+    /// <summary>Three-way: not while another partner pairs soon, nor while one recorded synchronized has not paired, for the start-up grace.</summary>
     private bool StartsServingWith(Node node, Peer peer)
     {
+        if (node.Peers.Any(p => p != peer && PairsSoon(node, p)))
+        {
+            // It pairs with its status; then we serve with both (looked at again shortly, not in a loop).
+            _ = Spawn(node, async () =>
+            {
+                await Delay(node, _options.Timings.HeartbeatInterval);
+                ReconsiderPartners(node);
+            });
+            return false;
+        }
         if (AbsentPartners(node, peer).Count == 0)
             return true;
         var left = FailoverTimings.StartupGrace(_options.Timings) - Elapsed(node, node.Started);
@@ -1055,7 +1081,11 @@ internal sealed class FailoverSimulator
     }
 
     private static List<Peer> AbsentPartners(Node node, Peer except) =>
-        [.. node.Peers.Where(p => p != except && p.RecordedState == ReplicaState.Synchronized && !p.ReceivesWrites && p.LossRecorded is not { IsCompleted: false })];
+        [.. node.Peers.Where(p => p != except && p.RecordedState == ReplicaState.Synchronized && !p.ReceivesWrites && p.LossRecorded is not { IsCompleted: false } && !PairsSoon(node, p))];
+
+    /// <summary>Connected and announced synchronized at our generation: not absent, it pairs as soon as its status is handled.</summary>
+    private static bool PairsSoon(Node node, Peer peer) =>
+        !peer.ReceivesWrites && peer.Epoch != 0 && peer.Announced is { State: ReplicaState.Synchronized } a && a.Generation == node.Generation;
 
     /// <summary>This node serves again: partners it could not synchronize meanwhile are looked at again.</summary>
     private void ReconsiderPartners(Node node)
@@ -1203,6 +1233,7 @@ internal sealed class FailoverSimulator
         source.SplitBrain = false;
         Trace($"node {node.Id} synchronized from node {source.Id} (generation {node.Generation})");
         PairSynchronized(node, source);
+        ReconsiderPartners(node); // a third partner at the generation we just adopted pairs now
         BroadcastStatus(node);
     }
 
@@ -1331,6 +1362,12 @@ internal sealed class FailoverSimulator
         long since = lost.LinkDownAt < 0 ? _now : lost.LinkDownAt;
         while (Elapsed(node, since) < wait)
         {
+            if (lost.Epoch != 0)
+            {
+                // It came back while we waited (links are refused meanwhile; this one slipped in): dropped, the wait starts again.
+                FailLink(node, lost, "the failover strategy is still deciding about it");
+                since = _now;
+            }
             foreach (var other in node.Peers)
             {
                 if (other == lost || other.Epoch == 0)

@@ -36,12 +36,6 @@ internal sealed record FailoverSimulatorOptions
     /// surely stopped (no fence, no partner report, no <see cref="FailoverTimings.PartnerSurelyBlocked"/> wait).</summary>
     public bool SkipConfirmationWait { get; init; }
 
-    /// <summary>
-    /// Not the real code: the fixes proposed for the real flaws still open (the Real_flaw_* tests), so
-    /// that a run shows what fails beyond them.
-    /// </summary>
-    public bool ProposedFixes { get; init; }
-
     /// <summary>Check 1 at every instant (off: let a run go on to show what clients would see, check 2).</summary>
     public bool CheckDivergentServers { get; init; } = true;
 
@@ -50,7 +44,6 @@ internal sealed record FailoverSimulatorOptions
         var flags = new List<string>();
         if (SkipQuorumCheck) flags.Add(nameof(SkipQuorumCheck));
         if (SkipConfirmationWait) flags.Add(nameof(SkipConfirmationWait));
-        if (ProposedFixes) flags.Add(nameof(ProposedFixes));
         return $"nodes={NodeCount}{(Witness ? "+witness" : "")} {Strategy.ToText()} lease={Lease.TotalSeconds:0.#}s delay<={MaxDelayMs}ms skew<={MaxRateSkew:P1}" +
             (flags.Count > 0 ? " " + string.Join(' ', flags) : "");
     }
