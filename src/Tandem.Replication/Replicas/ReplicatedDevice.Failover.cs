@@ -314,7 +314,9 @@ public sealed partial class ReplicatedDevice
         {
             if (LocalState == ReplicaState.NotSynchronized && _yieldedTo == winner)
                 return;
-            var extents = new List<long>();
+            // Writes this node accepted that the winner may lack: those it failed to send (marked),
+            // and those still in flight or failed on any partner (the in-flight journal).
+            var extents = _journal?.ExtentsInFlight() ?? [];
             for (long e = winner.Bitmap.NextDirty(0); e >= 0; e = winner.Bitmap.NextDirty(e + 1))
                 extents.Add(e);
             if (_suspects is { IsUnknown: false } earlier)
@@ -342,7 +344,7 @@ public sealed partial class ReplicatedDevice
             _serving = false;
             _suspendedBecause = reason;
             // Writes this node applied that a partner may lack: whoever resynchronizes first copies them.
-            var extents = new List<long>();
+            var extents = _journal?.ExtentsInFlight() ?? [];
             foreach (var peer in _peers)
             {
                 for (long e = peer.Bitmap.NextDirty(0); e >= 0; e = peer.Bitmap.NextDirty(e + 1))

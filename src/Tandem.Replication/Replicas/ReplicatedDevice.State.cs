@@ -381,8 +381,18 @@ public sealed partial class ReplicatedDevice
     /// </summary>
     private void OnWritesTo(ReplicaPeer from, int nodeId, bool sending)
     {
-        if (nodeId is >= 1 and <= ReplicaLimits.MaxNodeId && nodeId != from.Id)
-            from.SkipsNode[nodeId] = !sending;
+        if (nodeId is < 1 or > ReplicaLimits.MaxNodeId || nodeId == from.Id)
+            return;
+        bool stopped = sending == false && !from.SkipsNode[nodeId];
+        from.SkipsNode[nodeId] = !sending;
+        if (stopped && _peers.FirstOrDefault(p => p.Id == nodeId) is { } absent)
+        {
+            // Its writes that were on their way to that node when it stopped sending may never
+            // have arrived there; they are among its last writes we applied (they reached us in
+            // the same step, before this frame): mark them all for that node too.
+            foreach (var run in from.RecentWrites.Above(0, out _))
+                absent.Bitmap.MarkBlocks(run.Lba, run.BlockCount);
+        }
     }
 
     /// <summary>Both copies are synchronized at the same generation: writes flow to the partner again.</summary>

@@ -237,18 +237,22 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
         // A write inside LockRangeAsync already holds the range's origin lock on every node.
         using var origin = originHeld ? default : await _originLock.AcquireAsync(m.Lba, m.BlockCount, ct).ConfigureAwait(false);
         _journal?.Begin(m.Lba, m.BlockCount);
+        bool delivered = false;
         try
         {
-            await ReplicateJournaledAsync(m, ct).ConfigureAwait(false);
+            delivered = await ReplicateJournaledAsync(m, ct).ConfigureAwait(false);
         }
         finally
         {
-            _journal?.End(m.Lba, m.BlockCount);
+            // A write a partner did not take stays in the journal: this copy may hold it alone.
+            if (delivered)
+                _journal?.End(m.Lba, m.BlockCount);
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ReplicateJournaledAsync(Mutation m, CancellationToken ct)
+    /// <returns>Whether every partner it was sent to took it.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReplicateJournaledAsync(Mutation m, CancellationToken ct)
     {
         PeerRequests requests = default;
         using (await _applyLock.AcquireAsync(m.Lba, m.BlockCount, ct).ConfigureAwait(false))
@@ -286,7 +290,7 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
             else
                 await _local.WriteAsync(m.Lba, m.Data, m.Flags | WriteFlags.MayDefer, ct).ConfigureAwait(false);
         }
-        await CompleteAsync(requests, m.Lba, m.BlockCount).ConfigureAwait(false);
+        return await CompleteAsync(requests, m.Lba, m.BlockCount).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -294,9 +298,11 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
     /// recorded as lost (durably) before the command completes: the initiator then knows its
     /// write is on every copy that still counts.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask CompleteAsync(PeerRequests requests, long lba, long blockCount)
+    /// <returns>Whether every partner answered OK.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> CompleteAsync(PeerRequests requests, long lba, long blockCount)
     {
+        bool delivered = true;
         for (int i = 0; i < requests.Gates; i++)
             await requests.Gate(i).ConfigureAwait(false);
         for (int i = 0; i < requests.Count; i++)
@@ -305,6 +311,7 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
             LinkReply reply = await pending.Task.ConfigureAwait(false);
             if (reply.IsOk)
                 continue;
+            delivered = false;
             if (blockCount > 0)
                 peer.Bitmap.MarkBlocks(lba, blockCount);
             if (reply.Status != ReplyStatus.LinkDown)
@@ -319,6 +326,7 @@ public sealed partial class ReplicatedDevice : IRangeLockingDevice, ILinkHandler
         // on may not have it (the initiator retries it through a node that serves).
         if (!_serving)
             throw Unavailable();
+        return delivered;
     }
 
     private void EnsureServing()

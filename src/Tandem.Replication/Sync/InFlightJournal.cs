@@ -95,6 +95,20 @@ public sealed unsafe class InFlightJournal : IDisposable
         return new JournalFindings(false, extents, null);
     }
 
+    /// <summary>Extents with writes in flight now, or that a partner failed to take (their counters stay raised).</summary>
+    public List<long> ExtentsInFlight()
+    {
+        var extents = new List<long>();
+        for (long e = 0; e < _extents; e++)
+        {
+            if (Volatile.Read(ref _counters[e]) != 0)
+                extents.Add(e);
+            else if ((e & 1023) == 0 && IsZeroPage(e))
+                e += 1023;
+        }
+        return extents;
+    }
+
     private bool IsZeroPage(long firstExtent)
     {
         var page = new ReadOnlySpan<byte>(_counters + firstExtent, 4096);
@@ -128,7 +142,10 @@ public sealed unsafe class InFlightJournal : IDisposable
         }
     }
 
-    /// <summary>When every partner has the write (or was recorded as having missed it).</summary>
+    /// <summary>
+    /// When every partner that was sent the write has it. A write a partner failed to take keeps
+    /// its extents raised: after a crash of this node they are copied from the survivor again.
+    /// </summary>
     public void End(long lba, long blockCount)
     {
         for (long e = lba / _blocksPerExtent; e <= (lba + blockCount - 1) / _blocksPerExtent && e < _extents; e++)
