@@ -349,10 +349,12 @@ internal sealed partial class CampaignTrial(int index, TrialPlan plan, ITestOutp
         }
     }
 
+    /// <summary>This node serves, and sees every node synchronized, active and connected.</summary>
     private static bool AllSynchronized(JsonElement set) =>
         set.GetProperty("state").GetString() == "synchronized" &&
+        set.GetProperty("failover").GetProperty("serving").GetBoolean() &&
         set.GetProperty("nodes").EnumerateArray().All(n => n.GetProperty("state").GetString() == "synchronized" &&
-            n.GetProperty("aluaState").GetString()!.StartsWith("active", StringComparison.Ordinal));
+            n.GetProperty("aluaState").GetString()!.StartsWith("active", StringComparison.Ordinal) && n.GetProperty("connected").GetBoolean());
 
     private static bool ReportsSplitBrain(JsonElement set) =>
         set.GetProperty("state").GetString() == "split-brain" ||
