@@ -44,14 +44,7 @@ $(cat "$OUT/summary.md")
 <!-- failover-campaign:end -->
 TEXT
 )
-if grep -q '<!-- failover-campaign:begin -->' bench/RESULTS.md; then
-  awk -v section="$section" '
-    /<!-- failover-campaign:begin -->/ { print section; skip = 1; next }
-    /<!-- failover-campaign:end -->/ { skip = 0; next }
-    !skip { print }' bench/RESULTS.md >"$OUT/RESULTS.md"
-  mv "$OUT/RESULTS.md" bench/RESULTS.md
-else
-  printf '\n%s\n' "$section" >>bench/RESULTS.md
-fi
+. bench/lib/results-section.sh
+replace_results_section failover-campaign "$section"
 echo "$section"
 exit $status
