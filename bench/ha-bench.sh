@@ -140,13 +140,6 @@ Raw rounds: plain ${PLAIN[*]} / HA ${HA[*]} IOPS; resync ${RESYNC[*]} B/s; TCP $
 <!-- ha-bench:end -->
 TEXT
 )
-if grep -q '<!-- ha-bench:begin -->' bench/RESULTS.md; then
-  awk -v section="$section" '
-    /<!-- ha-bench:begin -->/ { print section; skip = 1; next }
-    /<!-- ha-bench:end -->/ { skip = 0; next }
-    !skip { print }' bench/RESULTS.md >"$OUT/RESULTS.md"
-  mv "$OUT/RESULTS.md" bench/RESULTS.md
-else
-  printf '\n%s\n' "$section" >>bench/RESULTS.md
-fi
+. bench/lib/results-section.sh
+replace_results_section ha-bench "$section"
 echo "$section"

@@ -36,13 +36,15 @@ internal sealed class LabReplicaSet : IAsyncDisposable
     /// <summary>
     /// Starts a node on each of the first <paramref name="dataHosts"/> hosts and mirrors a thick
     /// device of <paramref name="sizeBytes"/> across them; <paramref name="replicaAddOptions"/> go to
-    /// <c>replica add</c> (e.g. <c>--failover node-majority</c>). Returns once every node is synchronized.
+    /// <c>replica add</c> (e.g. <c>--failover node-majority</c>), <paramref name="serveArguments"/> to every
+    /// node's <c>tandem serve</c> (e.g. <c>--link-timeout 2</c>). Returns once every node is synchronized.
     /// </summary>
     public static async Task<LabReplicaSet> StartAsync(NetworkLab lab, TempDirectory data, string device, long sizeBytes, ITestOutputHelper output,
-        int? dataHosts = null, IEnumerable<string>? replicaAddOptions = null)
+        int? dataHosts = null, IEnumerable<string>? replicaAddOptions = null, IReadOnlyList<string>? serveArguments = null)
     {
         var hosts = lab.Hosts.Take(dataHosts ?? lab.Hosts.Count).ToArray();
-        var nodes = hosts.Select(h => new TandemNode(data.Combine($"host{h.Number}"), h.NodeEndpoints, $"node-{h.Number}")).ToArray();
+        var nodes = hosts.Select(h => new TandemNode(data.Combine($"host{h.Number}"),
+            h.NodeEndpoints with { ServeArguments = serveArguments ?? [] }, $"node-{h.Number}")).ToArray();
         try
         {
             await Task.WhenAll(nodes.Select(n => n.StartAsync()));
