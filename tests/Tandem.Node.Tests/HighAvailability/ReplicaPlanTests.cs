@@ -66,8 +66,12 @@ public sealed class ReplicaPlanTests
 
         var given = ReplicaPlan.From(new AddReplicaRequest
         {
-            Partners = ["127.0.0.2:3261", "127.0.0.3:3261"], Failover = "Node-Majority", Priorities = [4, 3], LocalPriority = 9,
-            AluaPerPartner = ["non-optimized", "optimized"], LocalAlua = "non-optimized",
+            Partners = ["127.0.0.2:3261", "127.0.0.3:3261"],
+            Failover = "Node-Majority",
+            Priorities = [4, 3],
+            LocalPriority = 9,
+            AluaPerPartner = ["non-optimized", "optimized"],
+            LocalAlua = "non-optimized",
         });
         Assert.Equal(("node-majority", 9, false), (given.Failover, given.LocalPriority, given.LocalOptimized));
         Assert.Equal([4, 3], given.Priorities);

@@ -8,7 +8,11 @@ public sealed class FailoverRulesTests
 {
     private static ReplicaNodeHeader Node(int id, int priority) => new()
     {
-        NodeId = id, Api = $"127.0.0.{id}:3261", SyncChannels = [$"127.0.0.{id}:3262"], Priority = priority, State = "synchronized",
+        NodeId = id,
+        Api = $"127.0.0.{id}:3261",
+        SyncChannels = [$"127.0.0.{id}:3262"],
+        Priority = priority,
+        State = "synchronized",
     };
 
     [Theory]

@@ -164,7 +164,12 @@ public sealed partial class NetworkLab : IAsyncDisposable
     /// </summary>
     public static Dictionary<string, string> ClientEnvironment() => new()
     {
-        ["http_proxy"] = "", ["HTTP_PROXY"] = "", ["https_proxy"] = "", ["HTTPS_PROXY"] = "", ["all_proxy"] = "", ["ALL_PROXY"] = "",
+        ["http_proxy"] = "",
+        ["HTTP_PROXY"] = "",
+        ["https_proxy"] = "",
+        ["HTTPS_PROXY"] = "",
+        ["all_proxy"] = "",
+        ["ALL_PROXY"] = "",
     };
 
     /// <summary>Established TCP connections inside <paramref name="host"/> (<c>ss</c> in its namespace).</summary>
