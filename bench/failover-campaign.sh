@@ -17,7 +17,7 @@ dotnet build tests/Tandem.Interop.Tests -c Release -nologo -clp:ErrorsOnly >/dev
 
 started=$(date -u +%Y-%m-%dT%H:%MZ)
 status=0
-TANDEM_CAMPAIGN_TRIALS=$TRIALS TANDEM_CAMPAIGN_SUMMARY="$OUT/summary.md" TANDEM_CAMPAIGN_LOGS="$OUT/logs" \
+TANDEM_CAMPAIGN_CONFIGURATIONS=all TANDEM_CAMPAIGN_TRIALS=$TRIALS TANDEM_CAMPAIGN_SUMMARY="$OUT/summary.md" TANDEM_CAMPAIGN_LOGS="$OUT/logs" \
   dotnet test tests/Tandem.Interop.Tests -c Release --no-build -nologo \
     --filter "FullyQualifiedName~FailoverCampaignTests" --logger "console;verbosity=detailed" >"$OUT/test.log" 2>&1 || status=$?
 if [ ! -s "$OUT/summary.md" ]; then

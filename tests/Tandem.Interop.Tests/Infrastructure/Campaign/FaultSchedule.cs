@@ -126,10 +126,11 @@ public sealed class TrialPlan
     /// <summary>The node whose copy the administrator keeps should a split brain be reported.</summary>
     public int SplitBrainKeeper { get; }
 
-    public static TrialPlan Draw(int seed)
+    /// <param name="configurations">The configurations a trial may draw, in enum order (all four: the seed picks as it always did).</param>
+    public static TrialPlan Draw(int seed, IReadOnlyList<TrialConfiguration> configurations)
     {
         var random = new Random(seed);
-        var configuration = (TrialConfiguration)random.Next(4);
+        var configuration = configurations[random.Next(configurations.Count)];
         int dataNodes = configuration.DataNodes();
         var pending = new List<(int AtMs, ScheduleStep Step)>();
         var faults = new List<Fault>();
