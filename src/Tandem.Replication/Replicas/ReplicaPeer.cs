@@ -34,14 +34,14 @@ public sealed class ReplicaPeer
         }
     }
 
-    /// <summary>A heartbeat channel is up and heard from within the link timeout.</summary>
-    internal bool HeartbeatAnswering
+    /// <summary>A heartbeat channel to this partner is up (a probe says whether it answers now).</summary>
+    internal bool HeartbeatAnswering => HeartbeatsUp > 0;
+
+    /// <summary>A copy of the heartbeat links, to use outside their lock.</summary>
+    internal ReplicationLink[] HeartbeatLinksNow()
     {
-        get
-        {
-            lock (HeartbeatLinks)
-                return HeartbeatLinks.Any(l => l.IsUp);
-        }
+        lock (HeartbeatLinks)
+            return [.. HeartbeatLinks];
     }
 
     /// <summary>

@@ -317,8 +317,7 @@ public sealed partial class ReplicatedDevice
             // Writes this node accepted that the winner may lack: those it failed to send (marked),
             // and those still in flight or failed on any partner (the in-flight journal).
             var extents = _journal?.ExtentsInFlight() ?? [];
-            for (long e = winner.Bitmap.NextDirty(0); e >= 0; e = winner.Bitmap.NextDirty(e + 1))
-                extents.Add(e);
+            extents.AddRange(winner.Bitmap.MarkedExtents());
             if (_suspects is { IsUnknown: false } earlier)
                 extents = [.. earlier.Extents.Union(extents)];
             if (_suspects is not { IsUnknown: true })
@@ -346,10 +345,7 @@ public sealed partial class ReplicatedDevice
             // Writes this node applied that a partner may lack: whoever resynchronizes first copies them.
             var extents = _journal?.ExtentsInFlight() ?? [];
             foreach (var peer in _peers)
-            {
-                for (long e = peer.Bitmap.NextDirty(0); e >= 0; e = peer.Bitmap.NextDirty(e + 1))
-                    extents.Add(e);
-            }
+                extents.AddRange(peer.Bitmap.MarkedExtents());
             if (extents.Count > 0 && _suspects is not { IsUnknown: true })
                 _suspects = new JournalFindings(false, [.. (_suspects?.Extents ?? []).Union(extents)], "writes this node accepted before it lost its majority");
         }

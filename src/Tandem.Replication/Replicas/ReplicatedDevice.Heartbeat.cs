@@ -112,9 +112,7 @@ public sealed partial class ReplicatedDevice
     /// </summary>
     private async Task<PartnerAnswer> HeartbeatAnswersAsync(ReplicaPeer peer)
     {
-        ReplicationLink[] links;
-        lock (peer.HeartbeatLinks)
-            links = [.. peer.HeartbeatLinks];
+        ReplicationLink[] links = peer.HeartbeatLinksNow();
         if (links.Length == 0)
             return PartnerAnswer.None;
         byte[] probe = new ProbeMessage().ToBytes();
@@ -135,9 +133,7 @@ public sealed partial class ReplicatedDevice
     /// </summary>
     private async Task<FenceAnswer> FenceOverHeartbeatAsync(ReplicaPeer peer, string reason)
     {
-        ReplicationLink[] links;
-        lock (peer.HeartbeatLinks)
-            links = [.. peer.HeartbeatLinks];
+        ReplicationLink[] links = peer.HeartbeatLinksNow();
         byte[] fence = new FenceMessage(reason, Header.Generation).ToBytes();
         foreach (var link in links)
         {

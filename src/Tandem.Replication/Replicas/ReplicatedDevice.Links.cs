@@ -239,9 +239,7 @@ public sealed partial class ReplicatedDevice
 
     private async Task DisposeHeartbeatsAsync(ReplicaPeer peer)
     {
-        ReplicationLink[] heartbeats;
-        lock (peer.HeartbeatLinks)
-            heartbeats = [.. peer.HeartbeatLinks];
+        ReplicationLink[] heartbeats = peer.HeartbeatLinksNow();
         foreach (var heartbeat in heartbeats)
             await heartbeat.DisposeAsync().ConfigureAwait(false);
     }

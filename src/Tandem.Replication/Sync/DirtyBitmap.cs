@@ -97,6 +97,15 @@ public sealed class DirtyBitmap
     }
 
     /// <summary>Grows with the device (online extend); new extents start clean.</summary>
+    /// <summary>The marked extents, in order (read while marks may still change: a snapshot of no instant).</summary>
+    public List<long> MarkedExtents()
+    {
+        var extents = new List<long>();
+        for (long e = NextDirty(0); e >= 0; e = NextDirty(e + 1))
+            extents.Add(e);
+        return extents;
+    }
+
     public void Resize(long deviceBytes)
     {
         long extents = ExtentsFor(deviceBytes);
